@@ -1,0 +1,15 @@
+"""Shared fixtures. Heavy objects (the embedding model, the seed index) are built once per session."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "corpus" / "gcm-arab-review-2-session-5-background-note.ar.md"
+
+
+@pytest.fixture(scope="session")
+def seed_document():
+    from assistant.corpus import load_document
+
+    return load_document(SEED)
