@@ -107,8 +107,8 @@ def corpus_show(
     if json_out:
         _print_json(outline)
         return
-    console.print(f"[bold]{escape(outline['title'])}[/] ({outline['doc_id']}, {outline['language']})",
-                  highlight=False)
+    console.print(f"[bold]{escape(outline['title'])}[/] "
+                  f"({outline['doc_id']}, {outline['language']})", highlight=False)
     section = None
     for p in outline["paragraphs"]:
         if p["section"] != section:
@@ -173,6 +173,7 @@ def ask(
         for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
+            item = None
             try:
                 item = json.loads(line)
                 text = item["question"] if isinstance(item, dict) else str(item)
@@ -193,6 +194,113 @@ def ask(
         _print_json(answer.to_dict())
     else:
         _render_answer(answer)
+
+
+@app.command("eval")
+def eval_(
+    sets: Annotated[list[Path], typer.Option("--set", help="Reference set (JSONL); repeatable.")],
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the full run here.")]
+    = None,
+    report: Annotated[Path | None, typer.Option(help="Write a Markdown report (+ PNG chart).")]
+    = None,
+    baseline: Annotated[Path | None, typer.Option(help="Compare against this stored run.")]
+    = None,
+    max_drop: Annotated[float, typer.Option(help="Allowed drop of a headline metric.")] = 0.02,
+    k: Annotated[int, typer.Option("--k", min=1, help="Passages retrieved per question.")] = 5,
+) -> None:
+    """Score the assistant on reference sets; exit 1 on a regression against --baseline."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from assistant.evaluation import (
+        EvalSetError,
+        compare,
+        load_set,
+        run_eval,
+        summary_table,
+        write_report,
+    )
+
+    try:
+        items = [item for path in sets for item in load_set(path)]
+    except (EvalSetError, OSError) as exc:
+        _fail(str(exc))
+    bot = _load_assistant()
+    with Progress("evaluating", BarColumn(), MofNCompleteColumn(), console=err,
+                  transient=True) as progress:
+        task = progress.add_task("eval", total=len(items))
+        run = run_eval(items, lambda q: bot.ask(q, k=k).to_dict(), k=k,
+                       on_item=lambda i: progress.update(task, completed=i))
+    run["sets"] = [str(p) for p in sets]
+    regressions = None
+    if baseline is not None:
+        try:
+            regressions = compare(run, json.loads(baseline.read_text("utf-8")), max_drop)
+        except (OSError, ValueError, KeyError) as exc:
+            _fail(f"cannot read baseline {baseline}: {exc}")
+    console.print(summary_table(run), highlight=False)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(run, ensure_ascii=False, indent=1), "utf-8")
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_report(run, report, regressions)
+    if regressions:
+        for problem in regressions:
+            err.print(f"[red]regression:[/] {escape(problem)}", highlight=False)
+        raise typer.Exit(1)
+    if regressions is not None:
+        console.print("no regressions against the baseline")
+
+
+@app.command()
+def check(
+    source: Annotated[str, typer.Argument(help="A draft file, or '-' to read standard input.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Fact-check a draft: each sentence is supported, not found, or conflicts."""
+    from assistant.factcheck import check_draft
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {source}: {exc}")
+    verdicts = check_draft(_load_assistant(), text)
+    if json_out:
+        _print_json([v.to_dict() for v in verdicts])
+        return
+    colours = {"supported": "green", "not_found": "yellow", "conflicts": "red"}
+    for v in verdicts:
+        console.print(f"[{colours[v.status]}]{v.status.upper():>10}[/] {escape(v.sentence)}",
+                      highlight=False)
+        for line in v.explain():
+            console.print(f"           {escape(line)}", highlight=False)
+
+
+@app.command()
+def chat(
+    host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it local.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    share: Annotated[bool, typer.Option(help="Ask Gradio for a public share link.")] = False,
+) -> None:
+    """Start the chat (participants), fact-check (staff) and corpus pages in a browser.
+
+    Builds the index first if there is none. Basic auth: set ASSISTANT_AUTH_USER and
+    ASSISTANT_AUTH_PASSWORD.
+    """
+    from assistant.config import get_settings
+    from assistant.index import read_state
+
+    if not (read_state(get_settings()) or {}).get("collection"):
+        console.print("no index yet: building it from the corpus folder first")
+        try:
+            index(paths=None, wait=60)
+        except typer.Exit as exc:
+            if exc.exit_code != 2:  # 2 = some documents failed; the rest are indexed
+                raise
+    from assistant.chat import launch
+
+    launch(_load_assistant(), host=host, port=port, share=share)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -11,6 +11,8 @@ Entry point: :func:`compose`.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,8 @@ MAX_SENTENCES = 3
 KEEP_MARGIN = 0.025
 OVERLAP_WEIGHT = 0.12  # word overlap adds up to this much to a cosine
 RANK_WEIGHT = 0.01
+# A sentence that asks (the guiding questions) resembles a question but states nothing.
+QUESTION_PENALTY = 0.05
 
 
 @dataclass
@@ -41,7 +45,9 @@ class Candidate:
 
     @property
     def score(self) -> float:
-        return self.cosine + OVERLAP_WEIGHT * self.overlap + RANK_WEIGHT / self.rank
+        asks = self.text.rstrip().endswith(("?", "؟"))
+        return (self.cosine + OVERLAP_WEIGHT * self.overlap + RANK_WEIGHT / self.rank
+                - QUESTION_PENALTY * asks)
 
 
 @dataclass
@@ -49,7 +55,20 @@ class Draft:
     text: str
     citations: list[Citation]
     evidence: list[Candidate]
-    best_score: float
+    best: Candidate | None  # the top-scoring sentence, chosen or not
+
+    @property
+    def best_score(self) -> float:
+        return self.best.score if self.best else 0.0
+
+
+URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+")
+WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def informative(sentence: str) -> bool:
+    """A link or a "see more at <link>" line states nothing worth quoting."""
+    return len(WORDS.findall(URL.sub(" ", sentence))) >= 4
 
 
 def overlap(question_terms: set[str], text: str) -> float:
@@ -59,10 +78,16 @@ def overlap(question_terms: set[str], text: str) -> float:
 
 
 def candidates(question: str, question_vector, hits: list[ScoredPassage],
-               vectors: dict[str, list[tuple[int, int, list]]]) -> list[Candidate]:
-    """Every sentence of the retrieved passages, scored against the question."""
+               vectors: dict[str, list[tuple[int, int, list]]],
+               overlap_fn: Callable[[str], float] | None = None) -> list[Candidate]:
+    """Every sentence of the retrieved passages, scored against the question.
+
+    `overlap_fn(sentence)` gives the word-overlap part (the retriever's
+    cross-lingual concept scorer); plain shared stems when not given."""
     q = np.asarray(question_vector, dtype=np.float32)
-    terms = set(tokenize(question))
+    if overlap_fn is None:
+        terms = set(tokenize(question))
+        overlap_fn = lambda sentence: overlap(terms, sentence)  # noqa: E731
     out = []
     for rank, hit in enumerate(hits, start=1):
         passage = hit.passage
@@ -76,7 +101,9 @@ def candidates(question: str, question_vector, hits: list[ScoredPassage],
             else:
                 cosine = hit.dense_score if hit.dense_score is not None else 0.0
             sentence = passage.text[start:end]
-            out.append(Candidate(passage, start, end, cosine, overlap(terms, sentence), rank))
+            if not informative(sentence):
+                continue
+            out.append(Candidate(passage, start, end, cosine, overlap_fn(sentence), rank))
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -144,15 +171,17 @@ def frame(chosen: list[Candidate], lang: str) -> tuple[str, list[Citation]]:
         line = f'- {locator(c.passage, "en")} of "{c.passage.title}": "{c.text}" [{i}]'
         if c.passage.language != "en":
             facts = _named_facts(c.text)
-            line += f" (in the original {'Arabic' if c.passage.language == 'ar' else c.passage.language}"
+            original = "Arabic" if c.passage.language == "ar" else c.passage.language
+            line += f" (in the original {original}"
             line += f"; it names {facts})" if facts else ")"
         lines.append(line)
     return "\n".join(lines), citations
 
 
 def compose(question: str, lang: str, question_vector, hits: list[ScoredPassage],
-            vectors: dict[str, list[tuple[int, int, list]]]) -> Draft:
-    cands = candidates(question, question_vector, hits, vectors)
+            vectors: dict[str, list[tuple[int, int, list]]],
+            overlap_fn: Callable[[str], float] | None = None) -> Draft:
+    cands = candidates(question, question_vector, hits, vectors, overlap_fn)
     chosen = select(cands)
     text, citations = frame(chosen, lang) if chosen else ("", [])
-    return Draft(text, citations, chosen, cands[0].score if cands else 0.0)
+    return Draft(text, citations, chosen, cands[0] if cands else None)

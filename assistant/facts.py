@@ -108,7 +108,7 @@ def numbers(text: str) -> list[float]:
                 values.append(pending)
                 pending = None
             continue
-        pending = word if pending is None else pending + word
+        pending = float(word) if pending is None else pending + word
     if pending is not None:
         values.append(pending)
     return values

@@ -14,9 +14,11 @@ import time
 
 from assistant.chunking import embedding_text
 from assistant.config import Settings, get_settings
+from assistant.crosslingual import ConceptScorer, expand
 from assistant.domain import ScoredPassage
 from assistant.index import PassageIndex
 from assistant.lexical import LexicalIndex
+from assistant.textnorm import tokenize
 
 RRF_K = 60  # the customary constant; it damps the weight of the very top ranks
 
@@ -27,7 +29,13 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         ids = list(index.passages)
-        self.lexical = LexicalIndex.build(ids, [embedding_text(index.passages[i]) for i in ids])
+        texts = [embedding_text(index.passages[i]) for i in ids]
+        self.lexical = LexicalIndex.build(ids, texts)
+        self.concepts = ConceptScorer(tokenize(t) for t in texts)
+
+    def overlap_for(self, question: str):
+        """Scores a sentence by the question's concepts it contains, in either language."""
+        return self.concepts.for_question(question)
 
     def embed_question(self, question: str) -> list[float]:
         from assistant.embedding import embed_query
@@ -45,7 +53,7 @@ class Retriever:
         t1 = time.perf_counter()
         dense = self.index.dense_search(vector, depth)
         t2 = time.perf_counter()
-        lexical = self.lexical.search(question, depth)
+        lexical = self.lexical.search(expand(question), depth)
         t3 = time.perf_counter()
         if timings is not None:
             timings.update(embed_ms=(t1 - t0) * 1e3, dense_ms=(t2 - t1) * 1e3,

@@ -30,8 +30,9 @@ def check(citation: Citation, retrieved: dict[str, Passage]) -> str | None:
     passage = retrieved.get(citation.passage_id)
     if passage is None:
         return "cites a passage that was not retrieved for this question"
-    if passage.doc_id != citation.doc_id or (passage.paragraph or None) != (
-            citation.paragraph or None) or (passage.footnote or None) != (citation.footnote or None):
+    same_place = (passage.doc_id, passage.paragraph or None, passage.footnote or None) == (
+        citation.doc_id, citation.paragraph or None, citation.footnote or None)
+    if not same_place:
         return "paragraph or footnote number does not match the cited passage"
     if not citation.quote.strip() or find_normalized(passage.text, citation.quote) is None:
         return "quoted span is not in the cited passage"

