@@ -21,8 +21,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                        "migration-governance documents, with verified citations.")
 corpus_app = typer.Typer(no_args_is_help=True, help="Browse the indexed documents.")
 app.add_typer(corpus_app, name="corpus")
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: a long path or message stays on one line, so it can be copied and grepped.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> None:

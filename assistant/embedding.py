@@ -359,7 +359,10 @@ def load_embedder(settings: Settings | None = None) -> SentenceTransformer:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            # The weight-loading bar would land in every CLI command's output.
+            hf_logging.disable_progress_bar()
             _loaded[model_id] = SentenceTransformer(model_id, device="cpu", local_files_only=True)
         return _loaded[model_id]
 

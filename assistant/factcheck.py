@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from assistant.compose import Candidate, candidates, citation_for
 from assistant.domain import Citation
 from assistant.facts import entities, numbers
-from assistant.textnorm import detect_language, find_normalized, split_sentences
+from assistant.textnorm import detect_language, find_normalized, normalize, split_sentences
 
 STATUSES = ("supported", "not_found", "conflicts")
 # Candidates this close to the best one are weighed too: one of them may agree.
@@ -36,17 +36,34 @@ CONSIDER_MARGIN = 0.03
 # with the evidence sentence, on top of a strong score.
 CLOSE_COSINE = 0.85
 CLOSE_OVERLAP = 0.5
+FACT_OVERLAP = 0.3  # ... or this overlap, when all the claim's facts are in the evidence
 CHECKED_KINDS = {"country": "place", "city": "place", "month": "month"}
-_DIGIT_ONE = re.compile(r"(?<![\d.,])1(?![\d.,])|[١۱](?![\d٠-٩])")
+KINDS = ("number", "ordinal", "year", "place", "month")
+# A missing ordinal does not count against a claim: "the third dialogue" is
+# often written without the article in Arabic (حوار ثالث), which facts misses.
+SOFT_KINDS = {"ordinal"}
+_DIGIT_ONE = re.compile(r"(?<![\d.,])1(?![\d.,])")
+_EN_ORDINALS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh "
+                "twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth "
+                "nineteenth twentieth").split()
+_AR_ORDINALS = ("اول اولي ثاني ثانيه ثالث ثالثه رابع رابعه خامس خامسه سادس سادسه سابع سابعه "
+                "ثامن ثامنه تاسع تاسعه عاشر عاشره").split()
+_ORDINAL = re.compile(r"\b(?:" + "|".join(_EN_ORDINALS) + r")\b|(?<!\w)[وفبل]?ال(?:"
+                      + "|".join(_AR_ORDINALS) + r")(?!\w)")
+# Month names that contain an ordinal: تشرين الثاني is November, not "second".
+_ORDINAL_MONTH = re.compile(r"(?:تشرين|كانون|جمادي|ربيع)\s+ال(?:اول|ثاني|اولي|اخر|اخره)(?!\w)")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 LABELS = {
-    "en": {"number": "number", "year": "year", "place": "place", "month": "month",
+    "en": {"number": "number", "ordinal": "ordinal", "year": "year", "place": "place",
+           "month": "month",
            "says": "the draft says {draft}; the source says {source}",
            "not_found": "No passage in the documents states this.",
            "closest": "Closest passage (not enough to support it): {where}",
            "missing": "The documents do not state: {facts}",
            "evidence": "[{n}] {title} — {where}: «{quote}»"},
-    "ar": {"number": "العدد", "year": "السنة", "place": "المكان", "month": "الشهر",
+    "ar": {"number": "العدد", "ordinal": "الترتيب", "year": "السنة", "place": "المكان",
+           "month": "الشهر",
            "says": "تقول المسودة {draft}؛ ويقول المصدر {source}",
            "not_found": "لا يوجد في الوثائق مقطع ينص على ذلك.",
            "closest": "أقرب مقطع (لا يكفي لتأييده): {where}",
@@ -86,24 +103,28 @@ class Verdict:
             "missing": self.missing,
         }
 
-    def explain(self, lang: str | None = None) -> list[str]:
-        """Human lines: the supporting citations, or the conflicting evidence."""
+    def reasons(self, lang: str | None = None) -> list[str]:
+        """Why the sentence is not supported: the conflicts, or what is missing."""
         lang = lang if lang in LABELS else self.language
         words = LABELS[lang]
-        lines = []
-        for c in self.conflicts:
-            lines.append(f"{words[c.kind]}: " + words["says"].format(
-                draft=", ".join(c.draft), source=", ".join(c.source)))
+        lines = [f"{words[c.kind]}: " + words["says"].format(
+            draft=", ".join(c.draft), source=", ".join(c.source)) for c in self.conflicts]
         if self.status == "not_found":
             lines.append(words["not_found"])
             if self.missing:
                 lines.append(words["missing"].format(facts=", ".join(self.missing)))
             if self.citations:
                 lines.append(words["closest"].format(where=where(self.citations[0], lang)))
-            return lines
-        for c in self.citations:
-            lines.append(words["evidence"].format(n=c.number, title=c.title,
-                                                  where=where(c, lang), quote=c.quote))
+        return lines
+
+    def explain(self, lang: str | None = None) -> list[str]:
+        """Human lines: the supporting citations, or the conflicting evidence."""
+        lang = lang if lang in LABELS else self.language
+        lines = self.reasons(lang)
+        if self.status != "not_found":
+            lines += [LABELS[lang]["evidence"].format(n=c.number, title=c.title,
+                                                      where=where(c, lang), quote=c.quote)
+                      for c in self.citations]
         return lines
 
 
@@ -122,19 +143,34 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def _english_month_stated(name: str, text: str) -> bool:
+    """"May" and "March" are months only when written as names, not as verbs."""
+    for m in re.finditer(rf"\b{name}\b", text):
+        if m.start() > 0 or re.match(r"\s*\d", text[m.end():]):
+            return True
+    return False
+
+
 def claim_facts(text: str) -> dict[str, set[str]]:
     """The checkable facts of a sentence, by kind, as comparable strings."""
-    values = numbers(text)
-    if 1.0 in values and not _DIGIT_ONE.search(text):
+    norm = _ORDINAL_MONTH.sub(" _ ", normalize(text))
+    ordinals = {v for m in _ORDINAL.finditer(norm) for v in numbers(m.group())}
+    cardinals = numbers(_ORDINAL.sub(" _ ", norm))
+    if not _DIGIT_ONE.search(norm):
         # "one of", "the first": seldom a quantity anyone states on purpose.
-        values = [v for v in values if v != 1.0]
-    found: dict[str, set[str]] = {"number": set(), "year": set(), "place": set(),
-                                  "month": set()}
-    for v in values:
+        cardinals = [v for v in cardinals if v != 1.0]
+    found: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    found["ordinal"] = {_fmt(v) for v in ordinals if v != 1.0}
+    for v in cardinals:
         kind = "year" if v.is_integer() and 1900 <= v <= 2100 else "number"
         found[kind].add(_fmt(v))
+    arabic_months = {e.english for e in entities(_LATIN_WORD.sub(" ", text))
+                     if e.kind == "month"}
     for e in entities(text):
         kind = CHECKED_KINDS.get(e.kind)
+        if kind == "month" and e.english not in arabic_months and \
+                not _english_month_stated(e.english, text):
+            continue
         if kind:
             found[kind].add(e.english)
     return found
@@ -145,14 +181,14 @@ def compare(claim: dict[str, set[str]], evidence: dict[str, set[str]]
     """(conflicts, missing): a kind conflicts when the claim states a value the
     evidence lacks while the evidence states another value of that kind."""
     conflicts, missing = [], []
-    for kind in ("number", "year", "place", "month"):
+    for kind in KINDS:
         extra = claim[kind] - evidence[kind]
         if not extra:
             continue
         other = evidence[kind] - claim[kind]
         if other:
             conflicts.append(Conflict(kind, sorted(extra), sorted(other)))
-        else:
+        elif kind not in SOFT_KINDS:
             missing.extend(sorted(extra))
     return conflicts, missing
 
@@ -179,9 +215,11 @@ def judge(claim: str, claim_lang: str, cand: Candidate) -> _Judged:
     facts = claim_facts(claim)
     conflicts, missing = compare(facts, claim_facts(cand.text))
     strong = cand.score >= threshold(claim_lang, cand.passage.language)
-    has_facts = any(facts.values())
-    close = cand.cosine >= CLOSE_COSINE or cand.overlap >= CLOSE_OVERLAP
-    supports = strong and not conflicts and not missing and (has_facts or close)
+    # Sharing a name or a year is not enough: the sentence must also say the same
+    # kind of thing, judged by meaning (cosine) or by the concepts both contain.
+    needed = FACT_OVERLAP if any(facts.values()) else CLOSE_OVERLAP
+    close = cand.cosine >= CLOSE_COSINE or cand.overlap >= needed
+    supports = strong and close and not conflicts and not missing
     return _Judged(cand, conflicts if strong else [], missing, supports)
 
 
@@ -201,19 +239,18 @@ def check_sentence(assistant, sentence: str, retriever=None, index=None,
     if not cands:
         return verdict
     best = cands[0]
-    verdict.score = best.score
     considered = [c for c in cands if c.score >= best.score - CONSIDER_MARGIN]
     judged = [judge(sentence, lang, c) for c in considered]
-    chosen = next((j for j in judged if j.supports), None)
-    if chosen is not None:
-        verdict.status = "supported"
-    elif judged[0].conflicts:
-        chosen = judged[0]
-        verdict.status = "conflicts"
-        verdict.conflicts = chosen.conflicts
-    else:
+    # The best-scoring sentence that either confirms or contradicts the claim decides.
+    chosen = next((j for j in judged if j.supports or j.conflicts), None)
+    if chosen is None:
         chosen = judged[0]
         verdict.missing = chosen.missing
+    elif chosen.supports:
+        verdict.status = "supported"
+    else:
+        verdict.status = "conflicts"
+        verdict.conflicts = chosen.conflicts
     citation = citation_for(1, chosen.candidate)
     # The quote must stand verbatim in the passage it cites, as in the answers.
     if find_normalized(citation.text, citation.quote) is not None:

@@ -21,10 +21,11 @@ import numpy as np
 from assistant.config import Settings
 from assistant.domain import Citation, ScoredPassage
 from assistant.facts import numbers
-from assistant.textnorm import split_sentences, tokenize
+from assistant.textnorm import split_sentences
 
 NOT_IN_SOURCES = "NOT_IN_SOURCES"
-MARKERS = re.compile(r"\[(\d+)\]")
+MARKERS = re.compile(r"\s*\[(\d+)\]")
+END = re.compile(r"^(.*?)([.!?؟]*)$", re.S)
 UNSUPPORTED = {"en": " [unsupported]", "ar": " [غير موثّق]"}
 
 
@@ -94,28 +95,29 @@ class Grounded:
     unsupported: list[str]
 
 
-def _supports(sentence: str, evidence: str, cosine: float) -> bool:
-    """The evidence states the sentence: its numbers all appear, and the words
-    (or, across languages, the meaning) match."""
-    claimed = {n for n in numbers(MARKERS.sub("", sentence))}
-    if claimed - set(numbers(evidence)):
+def _supports(claim: str, evidence: str, cosine: float, concepts) -> bool:
+    """The evidence states the claim: its numbers all appear, and its words (in either
+    language, through the glossary) or its meaning match."""
+    if set(numbers(claim)) - set(numbers(evidence)):
         return False
-    terms = set(tokenize(sentence))
-    lexical = len(terms & set(tokenize(evidence))) / len(terms) if terms else 0.0
-    return lexical >= 0.5 or cosine >= 0.86
+    return concepts(evidence) >= 0.5 or cosine >= 0.86
 
 
-def ground(text: str, lang: str, hits: list[ScoredPassage], embed, vectors) -> Grounded:
+def ground(text: str, lang: str, hits: list[ScoredPassage], embed, vectors,
+           overlap_for) -> Grounded:
     """Attach a verbatim quote to each [n] the model wrote, or mark the sentence unsupported.
 
     `embed(texts)` embeds the model's sentences; `vectors` holds the passages'
-    precomputed sentence vectors, as given by PassageIndex.sentence_vectors.
+    precomputed sentence vectors, as given by PassageIndex.sentence_vectors;
+    `overlap_for(claim)` scores evidence by the claim's concepts (Retriever.overlap_for).
     """
     out_lines, citations, unsupported = [], [], []
     spans = split_sentences(text)
     sentences = [text[s:e] for s, e in spans]
     claim_vectors = embed([MARKERS.sub("", s) for s in sentences]) if sentences else []
     for sentence, claim in zip(sentences, claim_vectors, strict=True):
+        bare = MARKERS.sub("", sentence).strip()
+        concepts = overlap_for(bare)
         new_markers = []
         for n in dict.fromkeys(int(m) for m in MARKERS.findall(sentence)):
             if not 1 <= n <= len(hits):
@@ -124,7 +126,7 @@ def ground(text: str, lang: str, hits: list[ScoredPassage], embed, vectors) -> G
             best = None
             for start, end, vec in vectors.get(passage.passage_id, []):
                 cos = float(np.dot(claim, np.asarray(vec, dtype=np.float32)))
-                if _supports(sentence, passage.text[start:end], cos) and (
+                if _supports(bare, passage.text[start:end], cos, concepts) and (
                         best is None or cos > best[0]):
                     best = (cos, start, end)
             if best is None:
@@ -136,10 +138,10 @@ def ground(text: str, lang: str, hits: list[ScoredPassage], embed, vectors) -> G
                 footnote=passage.footnote, quote=passage.text[best[1]:best[2]],
                 text=passage.text, page=passage.page))
             new_markers.append(number)
-        body = MARKERS.sub("", sentence).rstrip()
+        words, stop = END.match(bare).groups()
         if new_markers:
-            out_lines.append(body + " " + " ".join(f"[{n}]" for n in new_markers))
+            out_lines.append(f"{words} {' '.join(f'[{n}]' for n in new_markers)}{stop}")
         else:
-            unsupported.append(body)
-            out_lines.append(body + UNSUPPORTED[lang])
+            unsupported.append(bare)
+            out_lines.append(f"{words}{UNSUPPORTED[lang]}{stop}")
     return Grounded(" ".join(out_lines), citations, unsupported)

@@ -56,8 +56,6 @@ def clean_question(question: str, limit: int) -> str:
     to `limit` characters, so nothing odd reaches the tokenizer or the page."""
     if not isinstance(question, str):
         raise QuestionError(MESSAGES["empty"]["en"])
-    question = question.encode("utf-8", "replace").decode("utf-8", "replace") if any(
-        0xD800 <= ord(c) <= 0xDFFF for c in question) else question
     kept = []
     for ch in question[: limit * 2]:
         cat = unicodedata.category(ch)
@@ -99,7 +97,8 @@ class Assistant:
         self.embedder = embedder or load_embedder(self.settings)
         self.index = index or PassageIndex(self.settings)
         self.retriever = Retriever(self.index, self.embedder, self.settings)
-        self.llm = llm if llm is not None else make_llm(self.settings)
+        # llm=None: as configured (ASSISTANT_LLM_URL); llm=False: extractive only.
+        self.llm = make_llm(self.settings) if llm is None else (llm or None)
         self._reload_lock = threading.Lock()
 
     def reload(self) -> None:
@@ -164,14 +163,10 @@ class Assistant:
             from assistant.llm import LLMError
 
             try:
-                final = None
-                for partial in self._llm_answer(rewritten, lang, hits, vectors):
-                    final = partial
+                for partial in self._llm_answer(rewritten, lang, hits, vectors,
+                                                retriever.overlap_for):
                     yield finish(partial)
-                if final is not None:
-                    final.passages = hits
-                    yield finish(final)
-                    return
+                return
             except LLMError as exc:
                 notice = MESSAGES["llm_failed"][lang].format(error=str(exc)[:120])
 
@@ -179,7 +174,7 @@ class Assistant:
         yield finish(Answer(text=checked.text, language=lang, citations=checked.citations,
                             abstained=False, passages=hits, notice=notice))
 
-    def _llm_answer(self, question, lang, hits, vectors) -> Iterator[Answer]:
+    def _llm_answer(self, question, lang, hits, vectors, overlap_for) -> Iterator[Answer]:
         from assistant.embedding import embed_passages
         from assistant.llm import NOT_IN_SOURCES, ground, synthesize
 
@@ -191,7 +186,7 @@ class Assistant:
             yield self.abstention(lang, hits)
             return
         grounded = ground(text, lang, hits,
-                          lambda texts: embed_passages(self.embedder, texts), vectors)
+                          lambda texts: embed_passages(self.embedder, texts), vectors, overlap_for)
         retrieved = {h.passage.passage_id: h.passage for h in hits}
         checked = verify(grounded.text, grounded.citations, retrieved)
         yield Answer(text=checked.text, language=lang, citations=checked.citations,

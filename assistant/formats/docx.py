@@ -36,211 +36,24 @@ from pathlib import Path
 from lxml import etree
 
 from assistant.formats.dialect import DialectWriter, Note, Piece, guess_language
+from assistant.formats.wordml import (
+    R_ID,
+    Numbering,
+    Styles,
+    dialect_number,
+    is_true,
+    links,
+    on,
+    to_int,
+    val,
+    w,
+    xml_part,
+)
 
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-RT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
-_DECIMAL = {"decimal", "decimalZero", "decimalHalfWidth", "decimalFullWidth", "hindiNumbers",
-            "ordinal", "cardinalText", "ordinalText", "decimalEnclosedParen"}
-_LOWER = {"lowerLetter", "lowerRoman", "arabicAlpha", "arabicAbjad"}
+_WEB_URL = re.compile(r"(?:https?|ftp)://[^)\s]+")  # what the dialect turns into "text (url)"
 _SKIP = {"del", "moveFrom", "delText", "instrText", "drawing", "pict", "object", "pPr", "rPr",
-         "footnoteRef", "endnoteRef", "commentReference", "AlternateContent"}
-
-
-def w(tag: str) -> str:
-    return f"{{{W}}}{tag}"
-
-
-def _val(el, default: str | None = None) -> str | None:
-    return default if el is None else el.get(w("val"), default)
-
-
-def _on(el) -> bool:
-    """A toggle property (<w:b/>, <w:vanish w:val="0"/>) that is present and not off."""
-    return el is not None and _val(el, "true") not in ("0", "false", "off", "none")
-
-
-def _true(attr: str | None) -> bool:
-    return attr in ("1", "true", "on")
-
-
-def _int(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text is not None else default
-    except ValueError:
-        return default
-
-
-def _links(part) -> dict[str, str]:
-    """Relationship id -> URL. Each part has its own ids: footnotes.xml's rId1 is not
-    document.xml's rId1."""
-    return {rid: rel.target_ref for rid, rel in part.rels.items() if rel.is_external}
-
-
-def _xml_part(part, reltype: str):
-    """The root element of a related part and its external links (or None, {})."""
-    for rel in part.rels.values():
-        if rel.reltype == RT + reltype and not rel.is_external:
-            target = rel.target_part
-            return etree.fromstring(target.blob, _PARSER), _links(target)
-    return None, {}
-
-
-class Styles:
-    def __init__(self, root) -> None:
-        self.styles: dict[str, etree._Element] = {}
-        self.default = ""
-        for style in [] if root is None else root.iter(w("style")):
-            sid = style.get(w("styleId"), "")
-            self.styles[sid] = style
-            if style.get(w("type")) == "paragraph" and _true(style.get(w("default"))):
-                self.default = sid
-
-    def chain(self, sid: str | None) -> list:
-        """The style and the styles it is based on, nearest first."""
-        out, seen = [], set()
-        sid = sid or self.default
-        while sid and sid in self.styles and sid not in seen and len(out) < 20:
-            seen.add(sid)
-            out.append(self.styles[sid])
-            sid = _val(self.styles[sid].find(w("basedOn")))
-        return out
-
-    def name(self, style) -> str:
-        return (_val(style.find(w("name"))) or "").strip().lower()
-
-    def ppr(self, sid: str | None, tag: str):
-        for style in self.chain(sid):
-            el = style.find(f"{w('pPr')}/{w(tag)}")
-            if el is not None:
-                return el
-        return None
-
-    def bold(self, sid: str | None) -> bool | None:
-        for style in self.chain(sid):
-            for tag in ("b", "bCs"):
-                el = style.find(f"{w('rPr')}/{w(tag)}")
-                if el is not None:
-                    return _on(el)
-        return None
-
-
-def _roman(n: int) -> str:
-    out = ""
-    for value, letters in ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"),
-                           (90, "xc"), (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"),
-                           (4, "iv"), (1, "i")):
-        while n >= value:
-            out, n = out + letters, n - value
-    return out
-
-
-def format_number(n: int, fmt: str) -> str:
-    """The number as Word shows it. Arabic letter formats are given Latin letters,
-    because the dialect's sub-paragraph numbers are (a), (b)... (same position)."""
-    if fmt in ("lowerLetter", "upperLetter", "arabicAlpha", "arabicAbjad"):
-        letter = chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1) if n > 0 else "0"
-        return letter.upper() if fmt == "upperLetter" else letter
-    if fmt in ("lowerRoman", "upperRoman"):
-        return _roman(n).upper() if fmt == "upperRoman" else _roman(n)
-    if fmt in ("bullet", "none"):
-        return ""
-    return f"{n:02d}" if fmt == "decimalZero" else str(n)
-
-
-class Numbering:
-    """Word's list counters. Instances (w:num) of one abstract list share its
-    counters, as in Word, unless the instance overrides a start value."""
-
-    def __init__(self, root, styles: Styles) -> None:
-        self.styles = styles
-        self.abstract: dict[str, etree._Element] = {}
-        self.nums: dict[str, etree._Element] = {}
-        self.counters: dict[tuple, list[int | None]] = {}
-        if root is not None:
-            for el in root.findall(w("abstractNum")):
-                self.abstract[el.get(w("abstractNumId"), "")] = el
-            for el in root.findall(w("num")):
-                self.nums[el.get(w("numId"), "")] = el
-
-    def _levels(self, num_id: str, depth: int = 0) -> tuple[dict, dict, tuple]:
-        num = self.nums.get(num_id)
-        if num is None or depth > 3:
-            return {}, {}, ()
-        abs_id = _val(num.find(w("abstractNumId")), "")
-        abstract = self.abstract.get(abs_id)
-        if abstract is None:
-            return {}, {}, ()
-        link = _val(abstract.find(w("numStyleLink")))
-        if link:  # the list is defined by a numbering style: follow it
-            style_num = self.styles.ppr(link, "numPr")
-            linked = _val(style_num.find(w("numId"))) if style_num is not None else None
-            levels = self._levels(linked, depth + 1)[0] if linked and linked != num_id else {}
-        else:
-            levels = {_int(lv.get(w("ilvl")), 0): lv for lv in abstract.findall(w("lvl"))}
-        starts = {}
-        for override in num.findall(w("lvlOverride")):
-            ilvl = _int(override.get(w("ilvl")), 0)
-            if (lvl := override.find(w("lvl"))) is not None:
-                levels = {**levels, ilvl: lvl}
-            if (start := override.find(w("startOverride"))) is not None:
-                starts[ilvl] = _int(_val(start), 1)
-        key = ("num", num_id) if starts else ("abstract", abs_id)
-        return levels, starts, key
-
-    def level_for_style(self, num_id: str, style_id: str) -> int:
-        levels, _, _ = self._levels(num_id)
-        return next((i for i, lv in levels.items() if _val(lv.find(w("pStyle"))) == style_id), 0)
-
-    def next(self, num_id: str, ilvl: int) -> tuple[str, str, int] | None:
-        """Count one paragraph; return (numFmt, displayed text, this level's number)."""
-        levels, starts, key = self._levels(num_id)
-        if ilvl not in levels:
-            return None
-
-        def start(i: int) -> int:
-            return starts.get(i, _int(_val(levels[i].find(w("start"))), 1)) if i in levels else 1
-
-        counts = self.counters.setdefault(key, [None] * 10)
-        counts[ilvl] = start(ilvl) if counts[ilvl] is None else counts[ilvl] + 1
-        for deeper in range(ilvl + 1, 10):
-            lvl = levels.get(deeper)
-            restart = _val(lvl.find(w("lvlRestart"))) if lvl is not None else None
-            after = _int(restart, deeper)
-            if after and ilvl < after:
-                counts[deeper] = None
-        lvl = levels[ilvl]
-        fmt = _val(lvl.find(w("numFmt")), "decimal") or "decimal"
-        legal = _on(lvl.find(w("isLgl")))
-
-        def shown(m: re.Match) -> str:
-            i = int(m.group(1)) - 1
-            n = counts[i] if counts[i] is not None else start(i)
-            level_fmt = _val(levels[i].find(w("numFmt")), "decimal") if i in levels else "decimal"
-            return format_number(n, "decimal" if legal else level_fmt or "decimal")
-
-        text = re.sub(r"%(\d)", shown, _val(lvl.find(w("lvlText")), "") or "")
-        return fmt, text, counts[ilvl]
-
-
-def dialect_number(fmt: str, ilvl: int, shown: str, n: int) -> tuple[str, str]:
-    """How the dialect writes a Word number: ("para" | "item", prefix)."""
-    core = shown.strip()
-    if fmt == "bullet":
-        return "item", ""
-    if fmt == "none" or not core:
-        return "para", ""
-    simple = re.fullmatch(r"[(\[]?\s*(\w+)\s*[.)\]]?", core) is not None
-    if fmt in _DECIMAL and ilvl == 0 and simple and n < 1000:
-        return "para", f"{n}. "
-    label = format_number(n, fmt)
-    if fmt in _LOWER and simple and re.fullmatch(r"[a-z]{1,2}|[ivx]{1,4}", label):
-        return "para", f"({label}) "
-    if fmt in _DECIMAL and ilvl > 0:
-        return "item", core + " "
-    return "para", core + " "
+         "footnoteRef", "endnoteRef", "commentReference", "AlternateContent", "sdtPr"}
 
 
 @dataclass
@@ -253,14 +66,14 @@ class DocxReader:
     def __init__(self, document) -> None:
         part = document.part
         self.body = document.element.body
-        self.styles = Styles(_xml_part(part, "styles")[0])
-        self.numbering = Numbering(_xml_part(part, "numbering")[0], self.styles)
+        self.styles = Styles(xml_part(part, "styles")[0])
+        self.numbering = Numbering(xml_part(part, "numbering")[0], self.styles)
         self.notes: dict[str, dict[str, list]] = {}
         self.note_links: dict[str, dict[str, str]] = {}
         for kind in ("footnote", "endnote"):
-            root, self.note_links[kind] = _xml_part(part, kind + "s")
+            root, self.note_links[kind] = xml_part(part, kind + "s")
             self.notes[kind] = self._notes(root, kind)
-        self.links = _links(part)  # switched to the notes' own links while reading them
+        self.links = links(part)  # switched to the notes' own links while reading them
         self.labels: dict[tuple[str, str], str] = {}  # (kind, w:id) -> label, in citing order
         self.new_notes: list[str] = []  # footnotes first cited in the current block
         self.defined: set[str] = set()
@@ -296,7 +109,8 @@ class DocxReader:
                 self._inline(child, link, style_bold)
                 url, label = self.links[child.get(R_ID)], "".join(
                     p for p in link.pieces if isinstance(p, str))
-                if label.strip() and url not in label and "[" not in label and "]" not in label:
+                if label.strip() and url not in label and _WEB_URL.fullmatch(url) \
+                        and "[" not in label and "]" not in label:
                     out.pieces += ["[", *link.pieces, f"]({url})"]
                     out.bold += [False, *link.bold, False]
                 else:
@@ -307,15 +121,16 @@ class DocxReader:
 
     def _run(self, run, out: _Text, style_bold: bool) -> None:
         rpr = run.find(w("rPr"))
-        if rpr is not None and _on(rpr.find(w("vanish"))):
+        if rpr is not None and on(rpr.find(w("vanish"))):
             return
         bold = style_bold
         if rpr is not None:
-            char_bold = self.styles.bold(_val(rpr.find(w("rStyle"))))
-            bold = char_bold if char_bold is not None else bold
+            if (char_style := val(rpr.find(w("rStyle")))) is not None:
+                char_bold = self.styles.bold(char_style)
+                bold = char_bold if char_bold is not None else bold
             for tag in ("b", "bCs"):
                 if (el := rpr.find(w(tag))) is not None:
-                    bold = _on(el)
+                    bold = on(el)
         custom_mark = False
         for child in run:
             tag = etree.QName(child).localname if isinstance(child.tag, str) else ""
@@ -333,7 +148,7 @@ class DocxReader:
             elif tag in ("footnoteReference", "endnoteReference"):
                 kind = tag[:-9]
                 piece = self._note_marker(kind, child.get(w("id"), ""))
-                custom_mark = _true(child.get(w("customMarkFollows")))
+                custom_mark = is_true(child.get(w("customMarkFollows")))
             if piece is not None:
                 out.pieces.append(piece)
                 out.bold.append(bold)
@@ -363,15 +178,15 @@ class DocxReader:
     # --- blocks -------------------------------------------------------------
     def _paragraph_text(self, p) -> _Text:
         ppr = p.find(w("pPr"))
-        sid = _val(ppr.find(w("pStyle"))) if ppr is not None else None
+        sid = val(ppr.find(w("pStyle"))) if ppr is not None else None
         out = _Text()
-        if self.page_mode == "hard" and ppr is not None and _on(ppr.find(w("pageBreakBefore"))):
+        if self.page_mode == "hard" and ppr is not None and on(ppr.find(w("pageBreakBefore"))):
             out.pieces.append(("break",))
             out.bold.append(False)
         self._inline(p, out, bool(self.styles.bold(sid)))
         sect = ppr.find(w("sectPr")) if ppr is not None else None
         if self.page_mode == "hard" and sect is not None \
-                and _val(sect.find(w("type")), "nextPage") != "continuous":
+                and val(sect.find(w("type")), "nextPage") != "continuous":
             out.pieces.append(("break",))
             out.bold.append(False)
         return out
@@ -413,7 +228,7 @@ class DocxReader:
 
     def paragraph(self, p) -> None:
         ppr = p.find(w("pPr"))
-        sid = _val(ppr.find(w("pStyle"))) if ppr is not None else None
+        sid = val(ppr.find(w("pStyle"))) if ppr is not None else None
         lead, body, tail, bold = self._split(self._paragraph_text(p))
         for _ in range(lead):
             self._page_break()
@@ -421,12 +236,12 @@ class DocxReader:
         prefix, kind, ilvl = "", "para", 0
         num_pr = ppr.find(w("numPr")) if ppr is not None else None
         style_num = self.styles.ppr(sid, "numPr")
-        num_id = _val(num_pr.find(w("numId"))) if num_pr is not None else None
-        num_id = num_id or (_val(style_num.find(w("numId"))) if style_num is not None else None)
+        num_id = val(num_pr.find(w("numId"))) if num_pr is not None else None
+        num_id = num_id or (val(style_num.find(w("numId"))) if style_num is not None else None)
         if num_id and num_id != "0":  # Word counts empty numbered paragraphs too
-            level = _val(num_pr.find(w("ilvl"))) if num_pr is not None else None
-            level = level or (_val(style_num.find(w("ilvl"))) if style_num is not None else None)
-            ilvl = int(level) if level else self.numbering.level_for_style(num_id, sid or "")
+            lvl = val(num_pr.find(w("ilvl"))) if num_pr is not None else None
+            lvl = lvl or (val(style_num.find(w("ilvl"))) if style_num is not None else None)
+            ilvl = to_int(lvl, 0) if lvl else self.numbering.level_for_style(num_id, sid or "")
             counted = self.numbering.next(num_id, ilvl)
             if counted:
                 kind, prefix = dialect_number(counted[0], ilvl, counted[1], counted[2])
@@ -456,8 +271,8 @@ class DocxReader:
                 if name == "title":
                     return 1
                 outline = style.find(f"{w('pPr')}/{w('outlineLvl')}")
-            if outline is not None and (_val(outline) or "9").isdigit() and int(_val(outline)) < 9:
-                return min(6, int(_val(outline)) + 1)
+            if outline is not None and (val(outline) or "9").isdigit() and int(val(outline)) < 9:
+                return min(6, int(val(outline)) + 1)
         return 0
 
     @staticmethod

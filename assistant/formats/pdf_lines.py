@@ -1,0 +1,307 @@
+"""Characters of a PDF page to lines of text in logical order.
+
+PDF files place glyphs; they do not say in which order the words are read.
+Producers write Arabic in visual order (left to right on the page), in
+logical order, or mixed, and many store the contextual glyphs (presentation
+forms) instead of letters. So this module never trusts the order in the file:
+it sorts each line's glyphs by x position (visual order) and then undoes the
+bidirectional layout:
+
+* Right-to-left runs (Arabic) are read right to left; Latin words, numbers
+  and the separators inside numbers ("10.5", "50%", "A/RES/73/195") keep
+  their left-to-right order.
+* A number between Arabic words acts as right-to-left for the spaces and
+  punctuation around it (rule N1 of the Unicode bidi algorithm), so
+  "(2018 - 2030)" comes back in that order; a number next to Latin letters
+  reads with them ("ISO 9001", "COVID-19"). The one case geometry cannot
+  settle, a number *before* a Latin word inside Arabic ("360-degree"), is read
+  as Latin-then-number.
+* Brackets read right to left are mirrored or not, whichever leaves them
+  balanced (producers disagree about which character a mirrored glyph maps to).
+* Presentation forms become base letters after reordering, glyph by glyph,
+  so a lam-alef ligature (one glyph) becomes "لا" in the right order.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_MIRROR = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
+_OPENERS, _CLOSERS = "([{<«‹", ")]}>»›"
+_BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.I)
+_JOINING = {"WS", "CS", "ES", "ET"}  # what may stand between a number and its Latin word
+
+
+@dataclass
+class Glyph:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+    bold: bool
+    sup: bool = False
+
+
+@dataclass
+class Sup:
+    """A superscript number: a footnote marker if a footnote has that number."""
+
+    digits: str
+
+
+@dataclass(eq=False)  # lines are compared by identity
+class Line:
+    page: int
+    glyphs: list[Glyph]  # visual order, spaces included, superscript digits merged
+    top: float
+    bottom: float
+    x0: float
+    x1: float
+    size: float
+    bold: bool
+    letters: Counter  # strong letters by direction: "R" and "L"
+    rtl: bool = False
+    tokens: list = field(default_factory=list)  # logical order: str and Sup
+
+    @property
+    def text(self) -> str:
+        return "".join(t for t in self.tokens if isinstance(t, str)).strip()
+
+    def order(self, rtl: bool) -> None:
+        """Put the glyphs in logical order for a line of the given base direction."""
+        self.rtl = rtl
+        self.tokens = []
+        for g in logical(self.glyphs, rtl):
+            if g.sup:
+                self.tokens.append(Sup(g.text))
+            elif self.tokens and isinstance(self.tokens[-1], str):
+                self.tokens[-1] += base_letters(g.text)
+            else:
+                self.tokens.append(base_letters(g.text))
+
+
+def base_letters(text: str) -> str:
+    """Presentation forms to the letters they show (NFKC, but only for those)."""
+    out = []
+    for ch in text:
+        cp = ord(ch)
+        if 0xFB00 <= cp <= 0xFDFF or 0xFE70 <= cp <= 0xFEFE:
+            folded = unicodedata.normalize("NFKC", ch)
+            if 0xFE70 <= cp <= 0xFE7F:  # spacing and tatweel forms of harakat: the mark only
+                folded = folded.replace(" ", "").replace("\u0640", "")
+            out.append(folded)
+        elif cp != 0xFEFF:  # a byte order mark is no text
+            out.append(ch)
+    return "".join(out)
+
+
+def _class(g: Glyph) -> str:
+    if g.sup:
+        return "N"
+    bidi = unicodedata.bidirectional(g.text[:1]) if g.text else ""
+    if bidi in ("R", "AL"):
+        return "R"
+    if bidi == "L":
+        return "L"
+    return "NUM" if bidi in ("EN", "AN") else "N"
+
+
+def _units(glyphs: list[Glyph], rtl: bool) -> tuple[list[list[Glyph]], list[str]]:
+    """Group glyphs into units that keep their inner order: whole numbers with their
+    separators, and single other glyphs. Among Arabic words only a comma or point
+    joins digits ("10.5"); "%" and "-" stand apart and are read right to left, as the
+    bidi algorithm shows them ("50%" is drawn "%50"). In Latin text "50%" is one unit."""
+    kinds = [_class(g) for g in glyphs]
+    bidi = [unicodedata.bidirectional(g.text[:1]) if g.text else "" for g in glyphs]
+    between = ("CS",) if rtl else ("CS", "ES")
+    for i, kind in enumerate(kinds):
+        left = kinds[i - 1] if i else ""
+        right = kinds[i + 1] if i + 1 < len(kinds) else ""
+        if kind == "N" and not glyphs[i].sup and (
+                bidi[i] in between and left == right == "NUM"
+                or not rtl and bidi[i] == "ET" and "NUM" in (left, right)):
+            kinds[i] = "NUM"
+    units: list[list[Glyph]] = []
+    unit_kinds: list[str] = []
+    for g, kind in zip(glyphs, kinds, strict=True):
+        if kind == "NUM" and unit_kinds and unit_kinds[-1] == "NUM":
+            units[-1].append(g)
+        else:
+            units.append([g])
+            unit_kinds.append(kind)
+    return units, unit_kinds
+
+
+def logical(glyphs: list[Glyph], rtl: bool, peel: bool = True) -> list[Glyph]:
+    """Visual (left-to-right) glyphs to logical order, for a line of base direction `rtl`."""
+    units, kinds = _units(glyphs, rtl)
+    base = "R" if rtl else "L"
+    if rtl and peel:  # a number at the right edge opens the line: "12. ...", a note's "3 http"
+        end = len(units)
+        while end and not "".join(g.text for g in units[end - 1]).strip():
+            end -= 1
+        if end and (kinds[end - 1] == "NUM" or units[end - 1][0].sup):
+            start = end - 1
+            while start and kinds[start - 1] == "N" and len(units[start - 1]) == 1 \
+                    and units[start - 1][0].text in ".):-–":
+                start -= 1
+            lead = [g for unit in reversed(units[start:end]) for g in unit]
+            return lead + logical(glyphs[:sum(len(u) for u in units[:start])], rtl, False)
+
+    def neighbour(i: int, step: int) -> tuple[str, bool]:
+        """The nearest letter's direction, and whether only spaces/separators come first."""
+        close = True
+        i += step
+        while 0 <= i < len(kinds):
+            if kinds[i] in ("L", "R"):
+                return kinds[i], close
+            close = close and all(unicodedata.bidirectional(g.text[:1]) in _JOINING
+                                  for g in units[i])
+            i += step
+        return "", False
+
+    resolved = list(kinds)
+    for i, kind in enumerate(kinds):
+        if kind == "NUM":  # "ISO 9001" reads with the Latin; among Arabic words, like them
+            (left, left_close), (right, right_close) = neighbour(i, -1), neighbour(i, 1)
+            if left == "L" and left_close or right == "L" and right_close:
+                resolved[i] = "L"
+            else:
+                resolved[i] = "R" if "R" in (left, right) else base
+    kinds = resolved
+    i = 0
+    while i < len(kinds):  # neutrals take the direction on both sides, else the base one
+        if kinds[i] != "N":
+            i += 1
+            continue
+        j = i
+        while j < len(kinds) and kinds[j] == "N":
+            j += 1
+        left = kinds[i - 1] if i else base
+        right = kinds[j] if j < len(kinds) else base
+        kinds[i:j] = [left if left == right else base] * (j - i)
+        i = j
+    runs: list[tuple[str, list[list[Glyph]]]] = []
+    for unit, kind in zip(units, kinds, strict=True):
+        if runs and runs[-1][0] == kind:
+            runs[-1][1].append(unit)
+        else:
+            runs.append((kind, [unit]))
+    if rtl:
+        runs.reverse()
+    out: list[Glyph] = []
+    turned: set[int] = set()
+    for kind, run in runs:
+        for unit in reversed(run) if kind == "R" else run:
+            out.extend(unit)
+            if kind == "R" and len(unit) == 1:
+                turned.add(id(unit[0]))
+    return _mirror(out, turned)
+
+
+def _unbalanced(texts: list[str]) -> tuple[int, bool]:
+    depth = bad = 0
+    first = ""
+    for ch in "".join(texts):
+        if ch in _OPENERS:
+            depth, first = depth + 1, first or "open"
+        elif ch in _CLOSERS:
+            bad, depth, first = bad + (depth == 0), max(0, depth - 1), first or "close"
+    return bad + depth, first == "close"
+
+
+def _mirror(glyphs: list[Glyph], turned: set[int]) -> list[Glyph]:
+    plain = [g.text for g in glyphs]
+    if not any(ch in _OPENERS + _CLOSERS for ch in "".join(plain)):
+        return glyphs
+    mirrored = [g.text.translate(_MIRROR) if id(g) in turned else g.text for g in glyphs]
+    if _unbalanced(mirrored) < _unbalanced(plain):
+        for g, text in zip(glyphs, mirrored, strict=True):
+            g.text = text
+    return glyphs
+
+
+def _attach_marks(glyphs: list[Glyph]) -> list[Glyph]:
+    """Put each combining mark (haraka) into the glyph it sits on, so that reordering
+    cannot separate them."""
+    out: list[Glyph] = []
+    for g in glyphs:
+        if unicodedata.category(g.text[:1]) == "Mn" and out:
+            centre = (g.x0 + g.x1) / 2
+            host = min(out[-2:], key=lambda h: 0 if h.x0 <= centre <= h.x1 else 1)
+            host.text += g.text
+        else:
+            out.append(g)
+    return out
+
+
+def _make_line(glyphs: list[Glyph], page: int) -> Line | None:
+    visible = [g for g in glyphs if g.text.strip()]
+    if not visible:
+        return None
+    sizes: Counter = Counter()
+    for g in visible:  # by area, so that a few wide letters outweigh many small digits
+        sizes[round(g.size, 1)] += g.size
+    size = sizes.most_common(1)[0][0]
+    baseline = statistics.median(g.bottom for g in visible if g.size >= 0.9 * size)
+    for g in visible:  # smaller raised digits, or superscript digit characters
+        digits = g.text.translate(_SUPERSCRIPTS)
+        raised = g.size < 0.85 * size and g.bottom < baseline - 0.15 * size
+        if digits.isdigit() and (raised or digits != g.text):
+            g.sup, g.text = True, digits
+    ordered = _attach_marks(sorted(glyphs, key=lambda g: (g.x0, g.top)))
+    spaced: list[Glyph] = []  # drawn spaces are kept; missing ones added at wide gaps
+    for g in ordered:
+        prev = spaced[-1] if spaced else None
+        if prev is not None and g.text.strip() and prev.text.strip():
+            limit = (0.5 if g.sup or prev.sup else 0.2) * min(g.size, prev.size, size)
+            if g.x0 - prev.x1 > limit:
+                spaced.append(Glyph(" ", prev.x1, g.x0, g.top, g.bottom, size, False))
+        if g.text.strip() or prev is not None and prev.text.strip():
+            spaced.append(g)
+    merged: list[Glyph] = []  # neighbouring superscript digits are one marker
+    for g in spaced:
+        if g.sup and merged and merged[-1].sup and g.x0 - merged[-1].x1 < 0.3 * size:
+            merged[-1].text += g.text
+            merged[-1].x1 = g.x1
+        else:
+            merged.append(g)
+    body = [g for g in merged if g.text.strip() and not g.sup] or visible
+    letters = Counter(k for k in map(_class, body) if k in ("L", "R"))
+    return Line(page, merged, min(g.top for g in body), max(g.bottom for g in body),
+                min(g.x0 for g in body), max(g.x1 for g in body), size,
+                sum(g.bold for g in body) * 2 > len(body), letters)
+
+
+def page_lines(page, number: int) -> list[Line]:
+    """The page's lines, top to bottom, glyphs still in visual order."""
+    glyphs = []
+    left, top, right, bottom = page.bbox
+    for c in page.dedupe_chars().chars:
+        if not c.get("upright", True) or not c.get("text"):
+            continue  # rotated text: margin stamps, vertical labels
+        if c["x1"] < left or c["x0"] > right or c["bottom"] < top or c["top"] > bottom:
+            continue  # drawn outside the page: not shown, not read
+        glyphs.append(Glyph(c["text"], c["x0"], c["x1"], c["top"], c["bottom"],
+                            float(c.get("size") or 0), bool(_BOLD.search(c.get("fontname", "")))))
+    # A glyph belongs to the line whose height covers its centre, which keeps raised
+    # markers on their line and separates lines whenever there is any leading.
+    glyphs.sort(key=lambda g: ((g.top + g.bottom) / 2, g.x0))
+    groups: list[list[Glyph]] = []
+    top = bottom = 0.0
+    for g in glyphs:
+        if groups and top - 1 <= (g.top + g.bottom) / 2 <= bottom + 1:
+            groups[-1].append(g)
+            top, bottom = min(top, g.top), max(bottom, g.bottom)
+        else:
+            groups.append([g])
+            top, bottom = g.top, g.bottom
+    lines = [_make_line(group, number) for group in groups]
+    return sorted((ln for ln in lines if ln is not None), key=lambda ln: ln.top)
