@@ -188,7 +188,7 @@ def build_app(assistant) -> gr.Blocks:
         value = current if current in ids else (ids[0] if ids else None)
         return gr.Dropdown(choices=choices, value=value), show_document(value, lang)
 
-    def upload(file_path, lang, progress=gr.Progress()):
+    def upload(file_path, lang, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
         from assistant.index import IndexError_, build_index
 
         if not file_path:
@@ -292,6 +292,9 @@ def build_app(assistant) -> gr.Blocks:
                           api_visibility="private")
         refresh.click(refresh_documents, [doc_select, ui_lang], [doc_select, doc_view],
                       api_visibility="private")
+        # Documents uploaded since the app started appear in every new page.
+        demo.load(refresh_documents, [doc_select, ui_lang], [doc_select, doc_view],
+                  api_visibility="private", show_progress="hidden")
         upload_btn.click(upload, [upload_file, ui_lang], [upload_view, doc_select, doc_view],
                          api_name="upload", concurrency_limit=1)
 

@@ -70,7 +70,8 @@ def index(
     console.print(
         f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
         f"removed {len(report.removed)}, failed {len(report.errors)} document(s); "
-        f"embedded {report.passages_embedded} passage(s); {report.passages_total} in the index "
+        f"embedded {report.passages_embedded} passage(s) and {report.sentences_embedded} "
+        f"sentence(s); {report.passages_total} vectors in the index "
         f"(generation {report.generation}, {report.seconds:.1f} s)", highlight=False)
     if report.errors:
         raise typer.Exit(2)
@@ -164,6 +165,7 @@ def ask(
              "writes one JSON answer per line.")] = None,
 ) -> None:
     """Answer a question with verified paragraph and footnote citations."""
+    from assistant.index import IndexError_
     from assistant.pipeline import QuestionError
 
     if question is None and batch is None:
@@ -180,7 +182,7 @@ def ask(
                 text = item["question"] if isinstance(item, dict) else str(item)
                 out = bot.ask(text, history=(item.get("history") if isinstance(item, dict)
                                              else None), k=k).to_dict()
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, IndexError_) as exc:
                 out = {"error": f"line {lineno}: {exc}"}
             if isinstance(item, dict) and "id" in item:
                 out["id"] = item["id"]
@@ -189,7 +191,7 @@ def ask(
         return
     try:
         answer = bot.ask(question, k=k)
-    except QuestionError as exc:
+    except (QuestionError, IndexError_) as exc:
         _fail(str(exc))
     if json_out:
         _print_json(answer.to_dict())
@@ -229,8 +231,11 @@ def eval_(
     with Progress("evaluating", BarColumn(), MofNCompleteColumn(), console=err,
                   transient=True) as progress:
         task = progress.add_task("eval", total=len(items))
-        run = run_eval(items, lambda q: bot.ask(q, k=k).to_dict(), k=k,
-                       on_item=lambda i: progress.update(task, completed=i))
+        try:
+            run = run_eval(items, lambda q: bot.ask(q, k=k).to_dict(), k=k,
+                           on_item=lambda i: progress.update(task, completed=i))
+        except IndexError_ as exc:
+            _fail(str(exc))
     run["sets"] = [str(p) for p in sets]
     regressions = None
     if baseline is not None:

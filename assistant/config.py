@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +43,18 @@ class Settings(BaseSettings):
     auth_password: str = ""
 
 
+def confine_writes(settings: Settings) -> None:
+    """Point the libraries' own caches and temp files into our cache folder, so that
+    nothing is written outside corpus/, index/ and the cache directory."""
+    cache = settings.cache_dir.resolve()
+    for var, sub in (("MPLCONFIGDIR", "matplotlib"), ("GRADIO_TEMP_DIR", "gradio"),
+                     ("HF_HOME", "huggingface"), ("TORCHINDUCTOR_CACHE_DIR", "torch"),
+                     ("XDG_CACHE_HOME", "xdg")):
+        os.environ.setdefault(var, str(cache / sub))
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    confine_writes(settings)
+    return settings

@@ -53,8 +53,10 @@ def load_set(path: Path) -> list[Item]:
             raise EvalSetError(f"{path}:{lineno}: not a reference item ({exc})") from None
         if item.lang not in ("ar", "en"):
             raise EvalSetError(f"{path}:{lineno}: lang must be 'ar' or 'en'")
-        if item.answerable and not (item.facts and item.evidence):
-            raise EvalSetError(f"{path}:{lineno}: an answerable item needs facts and evidence")
+        if item.answerable and not item.evidence:
+            raise EvalSetError(f"{path}:{lineno}: an answerable item needs evidence")
+        if not item.answerable and (item.facts or item.evidence):
+            raise EvalSetError(f"{path}:{lineno}: an unanswerable item has no facts or evidence")
         items.append(item)
     return items
 

@@ -58,6 +58,10 @@ class ChromaUnavailableError(IndexError_):
     pass
 
 
+class IndexWriteError(IndexError_):
+    """Writing a new generation failed (disk full, server gone); the previous one stands."""
+
+
 @dataclass
 class IndexReport:
     indexed: list[str] = field(default_factory=list)
@@ -65,7 +69,8 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     errors: list[CorpusError] = field(default_factory=list)
     passages_embedded: int = 0
-    passages_total: int = 0
+    sentences_embedded: int = 0
+    passages_total: int = 0  # records in the collection: passages and their sentences
     generation: int = 0
     seconds: float = 0.0
 
@@ -200,6 +205,11 @@ def build_index(
             "wait for it to finish (or pass --wait SECONDS)") from None
     try:
         return _build(paths, settings, on_progress)
+    except IndexError_:
+        raise
+    except Exception as exc:  # Chroma or the disk failed outside the generation write
+        raise IndexWriteError(f"indexing failed ({type(exc).__name__}: {exc}); "
+                              "the previous index is unchanged") from exc
     finally:
         lock.release()
 
@@ -244,6 +254,30 @@ def _build(paths, settings: Settings, on_progress) -> IndexReport:
 
     generation = state["generation"] + 1
     collection_name = f"{settings.collection_prefix}_g{generation:06d}"
+    try:
+        _write_generation(client, old, collection_name, name, changed, documents, report,
+                          settings, on_progress)
+        _write_state(settings, {"generation": generation, "collection": collection_name,
+                                "model": name, "documents": documents,
+                                "updated": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    except (Exception, KeyboardInterrupt) as exc:
+        try:  # leave no half generation behind; if this fails too, the next run sweeps it
+            client.delete_collection(collection_name)
+        except Exception:
+            pass
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise IndexWriteError(
+            f"writing the index failed ({type(exc).__name__}: {exc}); "
+            f"the previous index (generation {state['generation']}) is unchanged") from exc
+    report.generation = generation
+    _sweep(client, settings, keep=collection_name)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_generation(client, old, collection_name, name, changed, documents, report,
+                      settings, on_progress) -> None:
     new = client.create_collection(collection_name, configuration={"hnsw": {"space": "cosine"}},
                                    metadata={"model": name}, embedding_function=None)
     store = ChromaVectorStore(chroma_collection=new)
@@ -252,6 +286,8 @@ def _build(paths, settings: Settings, on_progress) -> IndexReport:
         _copy_unchanged(old, new, skip=replaced)
 
     from assistant.embedding import embed_passages, load_embedder
+
+    max_chars = settings.max_passage_chars
 
     to_embed = [(doc, digest, document_passages(doc, max_chars)) for doc, digest in changed]
     total = sum(len(p) + len(passage_sentences(p)) for _, _, p in to_embed)
@@ -268,19 +304,12 @@ def _build(paths, settings: Settings, on_progress) -> IndexReport:
         store.add([s.node(v.tolist()) for s, v in
                    zip(sentences, vectors[len(passages):], strict=True)])
         done += len(texts)
+        report.passages_embedded += len(passages)
+        report.sentences_embedded += len(sentences)
         documents[doc.doc_id] = {"hash": digest, "path": doc.path, "passages": len(passages),
                                  "title": doc.meta.title(), "language": doc.meta.language}
         report.indexed.append(doc.doc_id)
-    report.passages_embedded = done
     report.passages_total = new.count()
-    report.generation = generation
-
-    _write_state(settings, {"generation": generation, "collection": collection_name,
-                            "model": name, "documents": documents,
-                            "updated": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    _sweep(client, settings, keep=collection_name)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _get_collection(client, name: str | None):

@@ -31,7 +31,8 @@ BOLD_RUN_IN = re.compile(r"^\*\*([^*\n]{1,80}?)[:：]?\*\*[:：]?[ \t]*")
 PLAIN_RUN_IN = re.compile(r"^([^\s:.،,؛;]+(?:[ \t][^\s:.،,؛;]+){0,3})[:：][ \t]+")
 AUTOLINK = re.compile(r"<((?:https?|ftp)://[^>\s]+)>")
 MD_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:https?|ftp)://[^)\s]+)\)")
-EMPHASIS = re.compile(r"\*\*|__")
+# "__" is bold only as a pair around words; a lone "__" (window.__name) is text.
+UNDERSCORE_BOLD = re.compile(r"(?<![^\s(\[])__(?=[^\s_])([^_\n]+?)(?<=[^\s_])__(?!\w)")
 SPACES = re.compile(r"[ \t\r\n]+")
 TERMINAL = tuple(".!?؟؛:;…\"'»”)")
 
@@ -94,7 +95,7 @@ def _clean(text: str) -> tuple[str, list[str]]:
     text = MARKER.sub("", text)
     text = MD_LINK.sub(r"\1 (\2)", text)
     text = AUTOLINK.sub(r"\1", text)
-    text = EMPHASIS.sub("", text)
+    text = UNDERSCORE_BOLD.sub(r"\1", text).replace("**", "")
     return SPACES.sub(" ", text).strip(), markers
 
 

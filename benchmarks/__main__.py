@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
 import traceback
@@ -51,7 +53,12 @@ NOTES = [
     "precomputed vectors (90% random unit vectors, 10% noisy near-duplicates of real passage "
     "vectors) added to a copy of the seed index; one worker process per size and mode; the "
     "server mode runs `chroma run --host 127.0.0.1` with a fresh data directory per size. "
-    "R@5 there is (a)'s recall@5 with the synthetic distractors present.",
+    "R@5 there is (a)'s recall@5 with the synthetic distractors present. \"dense p50 "
+    "(unfiltered)\" is the same Chroma query without `dense_search`'s `kind != sentence` "
+    "metadata filter: a diagnostic of what the filter costs, not something the app runs.",
+    "\"1 torch thread\" is a diagnostic: the same query embeddings after "
+    "`torch.set_num_threads(1)`. With other processes busy on 2 cores, torch's two intra-op "
+    "threads wait for each other and the embedding time swings; one thread does not.",
     "Timings are wall-clock on a shared 2-core machine; the load averages above show how busy "
     "it was. Percentiles are linear-interpolated.",
 ]
@@ -71,18 +78,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="scaling sizes as multiples of the seed, e.g. 1,10,100")
     parser.add_argument("--modes", default="embedded,server",
                         help="Chroma modes for scaling: embedded,server")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="set torch's intra-op threads here and in every subprocess "
+                             "(default: torch's own choice)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR)
     parser.add_argument("--keep-tmp", action="store_true")
     args = parser.parse_args(argv)
 
+    if args.torch_threads > 0:  # before torch is imported, here and (inherited) in children
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.torch_threads)
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     from rich.console import Console
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)
     # SIGTERM unwinds like Ctrl-C, so `finally` blocks stop Chroma servers and clean up.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     started = time.perf_counter()
     quick = args.quick
-    config = {"quick": quick,
+    config = {"quick": quick, "torch_threads_flag": args.torch_threads or None,
               "warm_reps": 1 if quick else 2,
               "cold_reps": 1 if quick else 3,
               "sizes": args.sizes or ([1, 10, 100] if quick else [1, 10, 100, 1000]),
@@ -125,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_cold:
             phase("cold start and serving memory")
             results["latency"]["cold"] = attempt("latency.cold", lambda: latency.cold(
-                index_dir, llama_dir, questions, workdir, config["cold_reps"]))
+                index_dir, llama_dir, questions[:24], workdir, config["cold_reps"]))
         if not args.skip_scaling:
             phase("scaling")
             results["scaling"] = attempt("scaling", lambda: scaling.run(

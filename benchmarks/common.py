@@ -49,7 +49,15 @@ def summary_ms(values: list[float]) -> dict:
 
 
 def maxrss_mb() -> float:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
+    """Peak resident set size of this process so far.
+
+    VmHWM, not ru_maxrss: Python starts children with vfork + exec, and Linux carries
+    the parent's high-water mark into the child's ru_maxrss at exec, so every worker
+    spawned by a parent holding the model would report the parent's peak.
+    """
+    peak = proc_status_mb(os.getpid())["peak_rss_mb"]
+    if peak is not None:
+        return peak
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 

@@ -85,12 +85,30 @@ def warm(systems, questions: list[str], reps: int, max_s: float) -> dict:
             systems.embed_model.get_query_embedding(q)
             emb_d_ms.append((time.perf_counter() - t0) * 1e3)
     a, d = summary_ms(a_ms), summary_ms(d_ms)
+    # The same query embeddings with one torch thread: on a shared 2-core machine two
+    # intra-op threads wait on each other whenever another process holds a core.
+    import torch
+
+    threads = torch.get_num_threads()
+    one_ms = []
+    try:
+        torch.set_num_threads(1)
+        for q in questions:
+            if time.perf_counter() > deadline + max_s / 4:
+                break
+            t0 = time.perf_counter()
+            embed_query(systems.model, q)
+            one_ms.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        torch.set_num_threads(threads)
     return {
         "a_ask_ms": a,
         "a_stage_ms": {k: summary_ms(v) for k, v in stages.items()},
         "d_retrieve_ms": d,
         "query_embedding_ms": summary_ms(emb_ms),
         "query_embedding_llama_adapter_ms": summary_ms(emb_d_ms),
+        "query_embedding_1_thread_ms": summary_ms(one_ms),
+        "torch_threads": threads,
         "ratio_p50_a_over_d": round(a["p50"] / d["p50"], 2) if a["n"] and d["n"] else None,
         "ratio_p95_a_over_d": round(a["p95"] / d["p95"], 2) if a["n"] and d["n"] else None,
         "reps": reps,

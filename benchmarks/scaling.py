@@ -173,7 +173,16 @@ def _worker(mode: str, size: int, url: str, workdir: Path, n_queries: int, max_s
         dense.append((t1 - t0) * 1e3)
         lexical.append((t2 - t1) * 1e3)
 
-    ask_ms, ranks = [], []
+    # Diagnostic: the same HNSW query without dense_search's `kind != sentence` metadata
+    # filter (it then also returns sentence records); shows what the filter costs.
+    unfiltered = []
+    for i in range(min(n_queries, len(items))):
+        t0 = time.perf_counter()
+        index.collection.query(query_embeddings=[qvecs[i]], n_results=depth,
+                               include=["metadatas", "distances"])
+        unfiltered.append((time.perf_counter() - t0) * 1e3)
+
+    ask_ms, ranks, stages = [], [], {}
     deadline = time.perf_counter() + max_s
     for it in items[: min(n_queries, len(items))]:
         if time.perf_counter() > deadline:
@@ -181,11 +190,15 @@ def _worker(mode: str, size: int, url: str, workdir: Path, n_queries: int, max_s
         t0 = time.perf_counter()
         answer = assistant.ask(it.question, k=K)
         ask_ms.append((time.perf_counter() - t0) * 1e3)
+        for stage, value in answer.timings_ms.items():
+            stages.setdefault(stage, []).append(value)
         if it.answerable:
             ranks.append(rank_of_support(it, [h.passage.text for h in answer.passages[:K]]))
     emit({"mode": mode, "size": size, **built, "open_s": round(open_s, 2),
           "path_ms": summary_ms(path), "dense_ms": summary_ms(dense),
-          "lexical_ms": summary_ms(lexical), "ask_ms": summary_ms(ask_ms),
+          "lexical_ms": summary_ms(lexical), "dense_unfiltered_ms": summary_ms(unfiltered),
+          "ask_ms": summary_ms(ask_ms),
+          "ask_stage_p50_ms": {k: summary_ms(v)["p50"] for k, v in stages.items()},
           "recall@5_answerable": round(sum(r is not None for r in ranks) / len(ranks), 3)
           if ranks else None,
           "rss_model_loaded_mb": rss_model, "rss_opened_mb": rss_open,
@@ -265,7 +278,7 @@ def growth(runs: list[dict]) -> dict:
         if 1 not in ok:
             continue
         out[mode] = {}
-        for metric in ("path_ms", "ask_ms", "dense_ms", "lexical_ms"):
+        for metric in ("path_ms", "ask_ms", "dense_ms", "dense_unfiltered_ms", "lexical_ms"):
             base = ok[1][metric]["p50"]
             out[mode][metric] = {str(s): round(r[metric]["p50"] / base, 2) if base else None
                                  for s, r in sorted(ok.items())}

@@ -108,3 +108,42 @@ def chroma_server(tmp_path):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+# --- the browser app (chat, fact-check, corpus) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def app_index(tmp_path_factory):
+    """Settings of a corpus copy indexed for the app tests; uploads land in its corpus."""
+    from assistant.index import build_index
+
+    root = tmp_path_factory.mktemp("app")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    settings = make_settings(root, auth_user="", auth_password="")
+    report = build_index(settings=settings)
+    assert report.ok and report.indexed
+    return settings
+
+
+@pytest.fixture(scope="session")
+def app_assistant(app_index):
+    from assistant.pipeline import Assistant
+
+    return Assistant(app_index, llm=False)
+
+
+@pytest.fixture(scope="session")
+def chat_url(app_assistant):
+    """The Gradio app served on a free loopback port for the whole session."""
+    from assistant.chat import build_app, launch_options
+
+    demo = build_app(app_assistant)
+    demo.queue(default_concurrency_limit=4)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                quiet=True, **launch_options(app_assistant.settings))
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()

@@ -69,8 +69,8 @@ def render(pieces: Iterable[Piece]) -> str:
     out: list[str] = []
     buffer: list[str] = []
     for piece in pieces:
-        if isinstance(piece, Note):
-            out.append(_escape_inline(one_line("".join(buffer))))
+        if isinstance(piece, Note):  # a marker sits on the word before it
+            out.append(_escape_inline(one_line("".join(buffer))).rstrip())
             out.append(f"[^{piece.label}]")
             buffer = []
         else:
@@ -106,6 +106,8 @@ def guess_language(text: str) -> str:
 
 
 class DialectWriter:
+    """Collects blocks in reading order; :meth:`text` returns the document."""
+
     def __init__(self) -> None:
         self._meta: dict[str, str] = {}
         self._blocks: list[str] = []

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docx import Document as open_docx
 from lxml import etree
 
 from assistant.formats.dialect import DialectWriter, Note, Piece, guess_language
@@ -335,9 +336,7 @@ class DocxReader:
 
 
 def read_docx(path: Path) -> str:
-    from docx import Document as open_docx  # imported here: the reader is optional
-
-    from assistant.corpus import CorpusError
+    from assistant.corpus import CorpusError  # here: corpus imports this module
 
     try:
         document = open_docx(str(path))

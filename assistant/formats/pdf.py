@@ -41,13 +41,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pdfplumber
+
 from assistant.formats.dialect import DialectWriter, Note, Piece, guess_language
 from assistant.formats.pdf_lines import Line, Sup, page_lines
 from assistant.parsing import TERMINAL
 
 _BULLET = re.compile(r"^[•▪‣◦●·\-–—*]\s+")
 _NUMBERED = re.compile(r"^(?:\d{1,3}\.|\([a-z]{1,2}\)|\([ivx]{1,4}\))\s")
-_NOTE_START = re.compile(r"^\s*(\d{1,3})[.)]?(?:\s+|$)")
 _PAGE_NUMBER = re.compile(
     r"^\W*(?:page|p\.|صفحة|الصفحة)?\s*[\d٠-٩]{1,4}(?:\s*(?:of|/|من)\s*[\d٠-٩]{1,4})?\W*$", re.I)
 _DIGITS = re.compile(r"[\d٠-٩]+")
@@ -71,7 +72,13 @@ def drop_running_lines(pages: list[list[Line]]) -> None:
     def key(line: Line) -> str:
         return _DIGITS.sub("#", line.text).casefold()
 
-    candidates = [lines[:3] + lines[-3:] for lines in pages]
+    # Lines opening with a superscript number are footnotes, however alike ("Ibid.").
+    def footnote_like(line: Line) -> bool:
+        start = line.edge_number()
+        return bool(start and start[1])
+
+    candidates = [[ln for ln in lines[:3] + lines[-3:] if not footnote_like(ln)]
+                  for lines in pages]
     seen: dict[str, list[tuple[int, float]]] = {}
     for number, lines in enumerate(candidates):
         for line in lines:
@@ -96,27 +103,20 @@ def _lone_page_number(line: Line, page: list[Line]) -> bool:
     return gap > 1.2 * max(line.size, 1.0)
 
 
-def _note_start(line: Line) -> tuple[str, list, bool] | None:
-    """(number, the rest of the line, number was superscript) for a line opening a footnote."""
-    tokens = [t for t in line.tokens if not (isinstance(t, str) and not t.strip())]
-    if not tokens:
-        return None
-    index = line.tokens.index(tokens[0])
-    if isinstance(tokens[0], Sup):
-        return tokens[0].digits, line.tokens[index + 1:], True
-    if m := _NOTE_START.match(tokens[0]):
-        return m.group(1), [tokens[0][m.end():], *line.tokens[index + 1:]], False
-    return None
-
-
 def split_footnotes(lines: list[Line], body_size: float) -> tuple[list[Line], list[Line]]:
     """Body lines and footnote lines: the smaller-type lines at the bottom of the page,
-    if one of them starts with a number."""
+    if one of them starts with a number. Small lines set well apart below everything
+    and not numbered (a job number, a barcode caption) are page furniture and go."""
+    lines = list(lines)
+    while len(lines) > 1 and lines[-1].size < 0.9 * body_size \
+            and lines[-1].top - lines[-2].bottom > 2 * lines[-1].size \
+            and not lines[-1].edge_number():
+        lines.pop()
     i = len(lines)
     while i > 0 and lines[i - 1].size < 0.9 * body_size:
         i -= 1
     zone = lines[i:]
-    if i == 0 or not any(_note_start(line) for line in zone):
+    if i == 0 or not any(line.edge_number() for line in zone):
         return lines, []
     return lines[:i], zone
 
@@ -243,14 +243,16 @@ class PdfReader:
         for zone, body in zip(zones, bodies, strict=True):
             cited = {t.digits for line in body for t in line.tokens if isinstance(t, Sup)}
             for line in zone:
-                start = _note_start(line)
-                expected = last is not None and start and start[0] == str(int(last[1]) + 1)
-                if start and (start[2] or start[0] in cited or expected or last is None):
+                start = line.edge_number()  # (digits, superscript?, the rest)
+                if start and len(start[0]) > 3:
+                    start = None
+                expected = start and start[0] == (str(int(last[1]) + 1) if last else "1")
+                if start and (start[1] or start[0] in cited or expected):
                     number = start[0]
                     label = number if number not in self.first_label else f"{number}-p{line.page}"
                     self.first_label.setdefault(number, label)
                     self.labels[(line.page, number)] = label
-                    last = [label, number, start[1]]
+                    last = [label, number, start[2]]
                     notes.setdefault(line.page, []).append(last)
                 elif last is not None:  # continued, maybe from the previous page
                     last[2] = [*last[2], _separator(last[2]), *line.tokens]
@@ -314,9 +316,7 @@ def _pdf_date(value) -> str | None:
 
 
 def read_pdf(path: Path) -> str:
-    import pdfplumber  # imported here: the reader is optional
-
-    from assistant.corpus import CorpusError
+    from assistant.corpus import CorpusError  # here: corpus imports this module
 
     try:
         with pdfplumber.open(path) as pdf:

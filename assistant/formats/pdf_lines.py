@@ -77,14 +77,43 @@ class Line:
     def order(self, rtl: bool) -> None:
         """Put the glyphs in logical order for a line of the given base direction."""
         self.rtl = rtl
-        self.tokens = []
-        for g in logical(self.glyphs, rtl):
-            if g.sup:
-                self.tokens.append(Sup(g.text))
-            elif self.tokens and isinstance(self.tokens[-1], str):
-                self.tokens[-1] += base_letters(g.text)
-            else:
-                self.tokens.append(base_letters(g.text))
+        self.tokens = _tokens(logical(self.glyphs, rtl))
+
+    def edge_number(self) -> tuple[str, bool, list] | None:
+        """The number standing first at the line's starting edge (the right one in
+        Arabic) and the rest of the line: how a footnote begins. Read from geometry,
+        not from the bidi reading, which cannot tell "1 https://..." (a footnote
+        number, then a link) from "ISO 9001"."""
+        glyphs = self.glyphs[::-1] if self.rtl else self.glyphs
+        i = 0
+        while i < len(glyphs) and not glyphs[i].text.strip():
+            i += 1
+        j = i
+        if i < len(glyphs) and glyphs[i].sup:
+            j += 1
+        else:
+            while j < len(glyphs) and glyphs[j].text.isdigit() and not glyphs[j].sup:
+                j += 1
+            if j < len(glyphs) and glyphs[j].text in ".)" and j > i:
+                j += 1
+            if j == i or j < len(glyphs) and glyphs[j].text.strip():
+                return None  # not a number, or a number glued to a word ("2023-2025")
+        number = [g for g in glyphs[i:j] if g.text.isdigit()]
+        digits = "".join(g.text for g in (number[::-1] if self.rtl else number))
+        rest = glyphs[j:][::-1] if self.rtl else glyphs[j:]
+        return digits, glyphs[i].sup, _tokens(logical(rest, self.rtl))
+
+
+def _tokens(glyphs: list[Glyph]) -> list:
+    tokens: list = []
+    for g in glyphs:
+        if g.sup:
+            tokens.append(Sup(g.text))
+        elif tokens and isinstance(tokens[-1], str):
+            tokens[-1] += base_letters(g.text)
+        else:
+            tokens.append(base_letters(g.text))
+    return tokens
 
 
 def base_letters(text: str) -> str:
@@ -113,69 +142,71 @@ def _class(g: Glyph) -> str:
     return "NUM" if bidi in ("EN", "AN") else "N"
 
 
-def _units(glyphs: list[Glyph], rtl: bool) -> tuple[list[list[Glyph]], list[str]]:
-    """Group glyphs into units that keep their inner order: whole numbers with their
-    separators, and single other glyphs. Among Arabic words only a comma or point
-    joins digits ("10.5"); "%" and "-" stand apart and are read right to left, as the
-    bidi algorithm shows them ("50%" is drawn "%50"). In Latin text "50%" is one unit."""
-    kinds = [_class(g) for g in glyphs]
-    bidi = [unicodedata.bidirectional(g.text[:1]) if g.text else "" for g in glyphs]
-    between = ("CS",) if rtl else ("CS", "ES")
-    for i, kind in enumerate(kinds):
-        left = kinds[i - 1] if i else ""
-        right = kinds[i + 1] if i + 1 < len(kinds) else ""
-        if kind == "N" and not glyphs[i].sup and (
-                bidi[i] in between and left == right == "NUM"
-                or not rtl and bidi[i] == "ET" and "NUM" in (left, right)):
-            kinds[i] = "NUM"
-    units: list[list[Glyph]] = []
-    unit_kinds: list[str] = []
-    for g, kind in zip(glyphs, kinds, strict=True):
-        if kind == "NUM" and unit_kinds and unit_kinds[-1] == "NUM":
-            units[-1].append(g)
-        else:
-            units.append([g])
-            unit_kinds.append(kind)
-    return units, unit_kinds
+def _bidi(g: Glyph) -> str:
+    return unicodedata.bidirectional(g.text[:1]) if g.text and not g.sup else ""
 
 
-def logical(glyphs: list[Glyph], rtl: bool, peel: bool = True) -> list[Glyph]:
-    """Visual (left-to-right) glyphs to logical order, for a line of base direction `rtl`."""
-    units, kinds = _units(glyphs, rtl)
-    base = "R" if rtl else "L"
-    if rtl and peel:  # a number at the right edge opens the line: "12. ...", a note's "3 http"
-        end = len(units)
-        while end and not "".join(g.text for g in units[end - 1]).strip():
-            end -= 1
-        if end and (kinds[end - 1] == "NUM" or units[end - 1][0].sup):
-            start = end - 1
-            while start and kinds[start - 1] == "N" and len(units[start - 1]) == 1 \
-                    and units[start - 1][0].text in ".):-–":
-                start -= 1
-            lead = [g for unit in reversed(units[start:end]) for g in unit]
-            return lead + logical(glyphs[:sum(len(u) for u in units[:start])], rtl, False)
+def _number_units(glyphs: list[Glyph], kinds: list[str], rtl: bool) -> list[list[Glyph]]:
+    """Group glyphs into units that keep their inner order, and give number units
+    the direction they act with (in `kinds`, changed in place).
 
-    def neighbour(i: int, step: int) -> tuple[str, bool]:
-        """The nearest letter's direction, and whether only spaces/separators come first."""
-        close = True
-        i += step
+    A number read with the Latin words on its left ("ISO 9001", "A/RES/73/195",
+    "COVID-19 ...") is Latin. Any other number acts as right to left for what lies
+    around it (bidi rule N1); after an Arabic word a comma or point still joins its
+    digits ("10.5") but "%" and "-" do not ("50%" is drawn "%50"), while at the
+    start of a line the number keeps them ("50%", "2018-2030")."""
+    def letter(i: int, step: int) -> tuple[str, bool]:
+        close = True  # only spaces, separators and digits on the way
         while 0 <= i < len(kinds):
             if kinds[i] in ("L", "R"):
                 return kinds[i], close
-            close = close and all(unicodedata.bidirectional(g.text[:1]) in _JOINING
-                                  for g in units[i])
+            close = close and (kinds[i] == "NUM" or _bidi(glyphs[i]) in _JOINING)
             i += step
         return "", False
 
-    resolved = list(kinds)
-    for i, kind in enumerate(kinds):
-        if kind == "NUM":  # "ISO 9001" reads with the Latin; among Arabic words, like them
-            (left, left_close), (right, right_close) = neighbour(i, -1), neighbour(i, 1)
-            if left == "L" and left_close or right == "L" and right_close:
-                resolved[i] = "L"
-            else:
-                resolved[i] = "R" if "R" in (left, right) else base
-    kinds = resolved
+    modes: dict[int, str] = {}  # first glyph of a digit run -> "L", "EN" or "AN"
+    i = 0
+    while i < len(kinds):
+        if kinds[i] != "NUM":
+            i += 1
+            continue
+        j = i
+        while j < len(kinds) and kinds[j] == "NUM":
+            j += 1
+        (left, close), (right, _) = letter(i - 1, -1), letter(j, 1)
+        if rtl:
+            modes[i] = "L" if left == "L" and close else "AN" if right == "R" else "EN"
+        else:
+            modes[i] = "AN" if "R" in (left, right) and "L" not in (left, right) else "L"
+        i = j
+
+    units: list[list[Glyph]] = []
+    unit_kinds: list[str] = []
+    for i, g in enumerate(glyphs):
+        kind, bidi = kinds[i], _bidi(g)
+        prev_num = bool(unit_kinds) and unit_kinds[-1] in ("NUM-L", "NUM-EN", "NUM-AN")
+        next_num = i + 1 < len(kinds) and kinds[i + 1] == "NUM"
+        mode = unit_kinds[-1][4:] if prev_num else ""
+        glue = kind == "NUM" and prev_num or kind == "N" and prev_num and (
+            bidi == "CS" and next_num
+            or mode in ("L", "EN") and (bidi == "ES" and next_num or bidi == "ET"))
+        if glue:
+            units[-1].append(g)
+        elif kind == "NUM":
+            units.append([g])
+            unit_kinds.append("NUM-" + modes.get(i, "L"))
+        else:
+            units.append([g])
+            unit_kinds.append(kind)
+    kinds[:] = ["L" if k == "NUM-L" else "R" if k.startswith("NUM") else k for k in unit_kinds]
+    return units
+
+
+def logical(glyphs: list[Glyph], rtl: bool) -> list[Glyph]:
+    """Visual (left-to-right) glyphs to logical order, for a line of base direction `rtl`."""
+    kinds = [_class(g) for g in glyphs]
+    units = _number_units(glyphs, kinds, rtl)
+    base = "R" if rtl else "L"
     i = 0
     while i < len(kinds):  # neutrals take the direction on both sides, else the base one
         if kinds[i] != "N":

@@ -17,7 +17,7 @@ R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 RT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
 DECIMAL = {"decimal", "decimalZero", "decimalHalfWidth", "decimalFullWidth", "hindiNumbers",
-            "ordinal", "cardinalText", "ordinalText", "decimalEnclosedParen"}
+           "ordinal", "cardinalText", "ordinalText", "decimalEnclosedParen"}
 LOWER = {"lowerLetter", "lowerRoman", "arabicAlpha", "arabicAbjad"}
 
 
@@ -61,6 +61,8 @@ def xml_part(part, reltype: str):
 
 
 class Styles:
+    """Paragraph and character styles (styles.xml), followed through w:basedOn."""
+
     def __init__(self, root) -> None:
         self.styles: dict[str, etree._Element] = {}
         self.default = ""
@@ -110,8 +112,10 @@ def roman(n: int) -> str:
 
 
 def format_number(n: int, fmt: str) -> str:
-    """The number as Word shows it. Arabic letter formats are given Latin letters,
-    because the dialect's sub-paragraph numbers are (a), (b)... (same position)."""
+    """The number as Word shows it, with two deliberate differences: Arabic letter
+    formats (أ، ب...) get the Latin letter of the same rank, because the dialect's
+    sub-paragraph numbers are (a), (b)...; Arabic-Indic digits come out as ASCII
+    digits, like the paragraph numbers the parser reads."""
     if fmt in ("lowerLetter", "upperLetter", "arabicAlpha", "arabicAbjad"):
         letter = chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1) if n > 0 else "0"
         return letter.upper() if fmt == "upperLetter" else letter
@@ -189,6 +193,8 @@ class Numbering:
 
         def shown(m: re.Match) -> str:
             i = int(m.group(1)) - 1
+            if not 0 <= i < len(counts):
+                return ""
             n = counts[i] if counts[i] is not None else start(i)
             level_fmt = val(levels[i].find(w("numFmt")), "decimal") if i in levels else "decimal"
             return format_number(n, "decimal" if legal else level_fmt or "decimal")
