@@ -95,7 +95,7 @@ UI = {
 
 # Quoted runs are isolated (<bdi>) so an Arabic quote inside an English line (or
 # the reverse) keeps its own direction without reordering the words around it.
-TOKEN = re.compile(r'\[(\d+)\]|"([^"\n]+)"|«([^»\n]+)»')
+TOKEN = re.compile(r'\[(\d+)\]|"([^"\n]+)"|«([^»\n]+)»|(\[unsupported\])')
 
 
 def t(lang: str, key: str, **kw) -> str:
@@ -148,14 +148,16 @@ def _with_markers(text: str, turn: int, numbers: set[int]) -> str:
     isolate quoted runs."""
     out, last = [], 0
     for m in TOKEN.finditer(text):
-        if m.group(1) is not None:
+        if m.group(4):  # a sentence of an LLM answer that no source supports
+            piece = f'<span class="qa-unsupported">{esc(m.group(4))}</span>'
+        elif m.group(1) is not None:
             if int(m.group(1)) not in numbers:
                 continue
             piece = cite_button(turn, int(m.group(1)))
         else:
             inner = m.group(2) if m.group(2) is not None else m.group(3)
             opening, closing = ('"', '"') if m.group(2) is not None else ("«", "»")
-            piece = f"{opening}<bdi>{esc(inner)}</bdi>{closing}"
+            piece = f"{opening}<bdi>{_with_markers(inner, turn, numbers)}</bdi>{closing}"
         out.append(esc(text[last:m.start()]))
         out.append(piece)
         last = m.end()
@@ -315,6 +317,7 @@ CSS = """
   border-radius: 999px; margin-bottom: 6px; }
 .qa-badge-abstain { background: #d97706; color: #fff; }
 .qa-badge-error { background: #dc2626; color: #fff; }
+.qa-unsupported { color: #b91c1c; font-weight: 600; font-size: .85em; }
 .qa-note { font-size: .85em; opacity: .8; margin-top: 6px; }
 .qa-sources { font-size: .85em; margin-top: 8px; border-top: 1px solid var(--border-color-primary);
   padding-top: 4px; }

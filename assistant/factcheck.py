@@ -1,20 +1,23 @@
 """Fact-check a draft against the documents, one sentence at a time.
 
-Each sentence of the draft is retrieved like a question; the best evidence
-sentence (scored by :func:`assistant.compose.candidates`) then decides:
+Each sentence of the draft is retrieved like a question and every sentence of
+the retrieved passages is scored against it (:func:`assistant.compose.candidates`).
+Among the candidates close to the best score, the first that settles the claim
+decides:
 
-- **supported**: the evidence is strong (at or above the assistant's abstention
-  threshold) and corroborates the claim: every number, year, place and month the
-  claim states is in the evidence, or, for a claim without such facts, it is
-  close in meaning (or, in the same language, in wording) to the evidence;
-- **conflicts**: the evidence is strong but states a different number, year,
-  place or month where the claim states one (the draft says 17, the source
-  says ستة عشر = 16);
-- **not_found**: anything else, including a claim whose specific facts the
-  evidence does not mention at all.
+- **supported**: its score clears the assistant's abstention threshold, every
+  number, year, place and month the claim states is in it, and it says the same
+  kind of thing (close in meaning, or sharing enough of the claim's concepts);
+- **conflicts**: its score clears the threshold but, where the claim states a
+  number, ordinal, year, place or month, it states a different one (the draft
+  says 17, the source says ستة عشر = 16);
+- **not_found**: no candidate settles it, e.g. the evidence is weak, or it never
+  mentions a fact the claim states.
 
-Only the facts :mod:`assistant.facts` recognises are compared: a name missing
-from its gazetteer is neither confirmed nor contradicted.
+A claim without numbers is never contradicted by evidence that has some; only
+the facts :mod:`assistant.facts` recognises are compared, so a name missing from
+its gazetteer is neither confirmed nor contradicted. The evidence is quoted
+verbatim from the cited passage, as in the assistant's answers.
 
 Entry point: :func:`check_draft`.
 """

@@ -36,7 +36,7 @@ from assistant.domain import Passage
 from assistant.textnorm import split_sentences
 
 STATE_FILE = "state.json"
-PARSER_VERSION = "2"  # bump to force re-indexing when parsing or chunking changes
+PARSER_VERSION = "3"  # bump to force re-indexing when parsing or chunking changes
 COPY_BATCH = 1000
 SENTENCE = "sentence"
 NOT_SENTENCE = {"kind": {"$ne": SENTENCE}}

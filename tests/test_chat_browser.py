@@ -148,6 +148,16 @@ def test_arabic_interface_and_follow_up(page):
     assert follow.locator(".qa-sources li[data-paragraph='5']").count() >= 1
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "chat-ar.png"), full_page=True)
+
+    # A new conversation forgets the old one; an example button asks its question.
+    page.click("#qa-clear")
+    page.wait_for_function("document.querySelectorAll('.qa-msg').length === 0")
+    assert page.locator("#qa-panel .qa-panel-empty").count() == 1
+    page.locator(".qa-example", has_text="champion countries").click()
+    page.wait_for_selector(".qa-assistant:not(.qa-pending)")
+    assert page.locator(".qa-user").count() == 1
+    assert page.locator(".qa-assistant .qa-sources li[data-paragraph='5']").count() == 1
+    assert page.locator(".qa-assistant .qa-note").count() == 0  # not read as a follow-up
     assert not page.problems
 
 
@@ -179,12 +189,13 @@ def test_fact_check_tab(page):
 @pytest.mark.browser
 def test_injected_markup_in_a_question_stays_text(page):
     long_word = "https://example.org/" + "x" * 400
-    question = (f"{PAYLOAD} Which Arab countries are champion countries for the compact? "
-                f"{long_word}")
+    template = "${window.__pwned='template'} {{value}}"  # gr.HTML renders JS templates
+    question = (f"{PAYLOAD} {template} Which Arab countries are champion countries for the "
+                f"compact? {long_word}")
     answer = ask(page, question)
     user = page.locator(".qa-user").first
     assert "<script>window.__pwned='script'" in user.inner_text()
-    assert long_word in user.inner_text()
+    assert long_word in user.inner_text() and template in user.inner_text()
     assert page.locator("#qa-transcript script, #qa-transcript img").count() == 0
     assert answer.inner_text()
     # A 400-character word wraps instead of widening the conversation.
@@ -198,6 +209,11 @@ def test_injected_markup_in_a_question_stays_text(page):
 @pytest.mark.browser
 def test_upload_a_document_and_ask_about_it(page, tmp_path, app_index):
     page.click("#tab-corpus-button")
+    # The seed document as it is cited: numbered paragraphs, footnotes with their citers.
+    seed = page.locator("#doc-outline")
+    assert seed.locator(".doc-para[data-paragraph='12'] .doc-fnrefs").inner_text().endswith("6")
+    assert "¶12" in seed.locator(".doc-footnote[data-footnote='6']").inner_text()
+    assert seed.locator(".doc-section", has_text="المحرز › التعاون الوطني").count() == 1
     bad = tmp_path / "broken.md"
     bad.write_bytes(b"# Title\n\nSome text \xff\xfe that is not UTF-8.\n")
     page.set_input_files("#doc-upload input[type=file]", str(bad))

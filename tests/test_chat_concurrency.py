@@ -139,3 +139,46 @@ def test_twenty_concurrent_sessions_keep_their_own_history(chat_url):
         assert not [q for q in others if normalize(q) in normalize(html.unescape(second))]
         assert Transcript(first).messages[1]["text"] == answer["text"]
         assert 'class="qa-panel"' in panel and "<mark>" in panel
+
+
+def test_an_llm_answer_streams_into_the_page(app_assistant):
+    """With an LLM configured, the chat yields the answer as it is written, then the
+    grounded one (the model is a local stand-in speaking the chat-completions protocol)."""
+    from conftest import free_port
+    from fake_llm import FakeLLM, source_containing
+    from gradio_client import Client
+
+    from assistant.chat import build_app
+    from assistant.pipeline import Assistant
+
+    def reply(prompt):
+        n = source_containing(prompt, "مصر والعراق والمغرب")
+        other = 1 if n != 1 else 2
+        return (f"The Arab region's champion countries of the compact are Egypt, Iraq and "
+                f"Morocco [{n}]. The compact was signed on the Moon in 1999 [{other}].")
+
+    with FakeLLM(reply) as llm:
+        settings = app_assistant.settings.model_copy(update={"llm_url": llm.url,
+                                                             "llm_model": "m"})
+        bot = Assistant(settings, index=app_assistant.index, embedder=app_assistant.embedder)
+        demo = build_app(bot)
+        demo.queue()
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                    quiet=True)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        try:
+            job = client.submit("Which Arab countries are champion countries?",
+                                api_name="/ask")
+            _, final, panel = job.result(timeout=120)
+            outputs = job.outputs()
+        finally:
+            client.close()
+            demo.close()
+    partial = [Transcript(o[1]).messages[-1] for o in outputs if o[1]]
+    growing = [m["text"] for m in partial if "Egypt" in m["text"] and "1999" not in m["text"]]
+    assert growing, "no partial answer reached the page before the final one"
+    answer = Transcript(final).messages[-1]
+    assert "Egypt, Iraq and Morocco" in answer["text"] and "p5" in answer["cites"]
+    assert '<span class="qa-unsupported">[unsupported]</span>' in final
+    assert "مصر والعراق والمغرب" in panel

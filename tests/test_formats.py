@@ -11,6 +11,7 @@ python-bidi), as real Arabic PDFs do.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -168,7 +169,7 @@ def _paragraph(doc, parts, style=None, num=None, bidi=False):
     return p
 
 
-def _table(doc, rows, bidi=False):
+def _table(doc, rows):
     table = doc.add_table(rows=0, cols=len(rows[0]))
     for row in rows:
         cells = table.add_row().cells
@@ -214,11 +215,12 @@ def make_docx_en(path: Path) -> Path:
 
 def make_docx_ar(path: Path) -> Path:
     import docx
+    from docx.oxml import OxmlElement
 
     doc = docx.Document()
     doc.core_properties.title = AR["title"]
     heading = doc.add_heading(AR["title"], level=1)
-    heading._p.get_or_add_pPr().append(__import__("docx").oxml.OxmlElement("w:bidi"))
+    heading._p.get_or_add_pPr().append(OxmlElement("w:bidi"))
     _paragraph(doc, ["1. " + AR["p1"], ("fn", 1), "؛"], bidi=True)
     _paragraph(doc, ["2. " + AR["p2"], ("fn", 2), " " + AR["p2_end"]], bidi=True)
     doc.add_page_break()
@@ -559,7 +561,8 @@ def test_writer_escapes_syntax_and_never_glues_paragraphs():
     out = DialectWriter()
     out.page(1)
     tricky = ["# not a heading", "- not an item", "[^3]: not a footnote",
-              "<!-- page: 9 --> is text", "[^4] and <sup>5</sup> are not markers"]
+              "<!-- page: 9 --> is text", "[^4] and <sup>5</sup> are not markers",
+              "a **starred** word, a __bold__ pair and window.__name__ stay as typed"]
     for text in tricky:
         out.paragraph([text + "."])
     out.paragraph(["Country | Average cost"])  # a table row: no full stop
@@ -596,18 +599,45 @@ def test_docx_without_page_information_has_no_page_numbers(tmp_path):
     "أثرت جائحة COVID-19 على 281 مليون مهاجر في عام 2020.",
     "بنسبة 3.5 في المائة (مقابل 4.1 في المائة في 2022)",
     "(أ) حظر رسوم التوظيف؛",
+    "وَيُقِرُّ الاتِّفَاقُ بِالْمَسْؤُولِيَّاتِ الْمُشْتَرَكَةِ لِلدُّوَلِ.",  # harakat on their letters
 ])
 def test_visual_arabic_comes_back_in_logical_order(sentence):
     import arabic_reshaper
     from bidi import get_display
 
+    from assistant.formats.pdf_lines import Glyph, _attach_marks, base_letters, logical
+
+    shaper = arabic_reshaper.ArabicReshaper(configuration={"delete_harakat": False})
+    visual = get_display(shaper.reshape(sentence), base_dir="R")
+    # Letters left to right as on the page; a haraka drawn over the letter it belongs
+    # to (python-bidi leaves it just before that letter in visual order).
+    glyphs, x, marks = [], 0.0, []
+    for ch in visual:
+        if unicodedata.category(ch) == "Mn":
+            marks.append(ch)
+            continue
+        glyphs.append(Glyph(ch, x, x + 4.5, 0, 10, 10, False))
+        glyphs += [Glyph(m, x + 1.5, x + 3.5, 0, 10, 10, False) for m in marks]
+        x, marks = x + 5.0, []
+    glyphs.sort(key=lambda g: g.x0)
+    text = base_letters("".join(g.text for g in logical(_attach_marks(glyphs), rtl=True)))
+    assert text == unicodedata.normalize("NFC", sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The Arabic title is الهجرة الدولية and it was adopted in 2024.",
+    "See the note (الفقرة 12) of the report.",
+    "Paragraph 12 (a) of resolution 73/195, adopted on 19 December 2018, 50% of 1,000.",
+])
+def test_arabic_inside_english_lines(sentence):
+    import arabic_reshaper
+    from bidi import get_display
+
     from assistant.formats.pdf_lines import Glyph, base_letters, logical
 
-    visual = get_display(arabic_reshaper.reshape(sentence), base_dir="R")
+    visual = get_display(arabic_reshaper.reshape(sentence), base_dir="L")
     glyphs = [Glyph(ch, 5.0 * i, 5.0 * i + 4.5, 0, 10, 10, False) for i, ch in enumerate(visual)]
-    text = base_letters("".join(g.text for g in logical(glyphs, rtl=True)))
-    assert text == sentence
-
+    assert base_letters("".join(g.text for g in logical(glyphs, rtl=False))) == sentence
 
 
 # --- the seed document, through DOCX and PDF and back ------------------------------------

@@ -35,13 +35,14 @@ from assistant.parsing import (
     PAGE,
     SUB_NUMBER,
     TERMINAL,
+    UNDERSCORE_BOLD,
 )
 
 JOINER = "\u2060"
 # Everything str.splitlines() splits on: a paragraph must stay on one line.
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 _SPACES = re.compile(r"[ \t\u00a0\u2007\u202f]+")
-_EMPHASIS = re.compile(r"(?<=[*_])(?=[*_])")  # between two emphasis characters
+_STARS = re.compile(r"(?<=\*)(?=\*)")  # between two asterisks: "**" is always bold
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 
 
@@ -61,7 +62,8 @@ def one_line(text: str) -> str:
 
 def _escape_inline(text: str) -> str:
     text = MARKER.sub(lambda m: m.group(0)[0] + JOINER + m.group(0)[1:], text)
-    return _EMPHASIS.sub(JOINER, text)
+    text = UNDERSCORE_BOLD.sub(lambda m: f"_{JOINER}_{m.group(1)}_{JOINER}_", text)
+    return _STARS.sub(JOINER, text)
 
 
 def render(pieces: Iterable[Piece]) -> str:
@@ -69,10 +71,10 @@ def render(pieces: Iterable[Piece]) -> str:
     out: list[str] = []
     buffer: list[str] = []
     for piece in pieces:
-        if isinstance(piece, Note):  # a marker sits on the word before it
-            out.append(_escape_inline(one_line("".join(buffer))).rstrip())
-            out.append(f"[^{piece.label}]")
-            buffer = []
+        if isinstance(piece, Note):  # a marker sits on the word before it: "word[^1] "
+            text = _escape_inline(one_line("".join(buffer)))
+            out += [text.rstrip(), f"[^{piece.label}]"]
+            buffer = [" "] if text != text.rstrip() else []
         else:
             buffer.append(piece)
     out.append(_escape_inline(one_line("".join(buffer))))
@@ -91,7 +93,7 @@ def _guard_start(text: str, numbers_too: bool = False) -> str:
 
 def plain_text(line: str) -> str:
     """What the parser keeps of a rendered line: no markers, no emphasis."""
-    return re.sub(r"\*\*|__", "", MARKER.sub("", line)).strip()
+    return UNDERSCORE_BOLD.sub(r"\1", MARKER.sub("", line)).replace("**", "").strip()
 
 
 def ends_open(line: str) -> bool:

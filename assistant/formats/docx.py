@@ -2,7 +2,8 @@
 
 python-docx opens the package and finds its parts; the WordprocessingML is read
 with lxml, because python-docx gives neither the footnotes and endnotes nor the
-numbers Word displays for automatically numbered paragraphs.
+numbers Word displays for automatically numbered paragraphs (those are counted
+in :mod:`assistant.formats.wordml`).
 
 What comes out:
 

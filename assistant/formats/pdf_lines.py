@@ -173,11 +173,13 @@ def _number_units(glyphs: list[Glyph], kinds: list[str], rtl: bool) -> list[list
         j = i
         while j < len(kinds) and kinds[j] == "NUM":
             j += 1
-        (left, close), (right, _) = letter(i - 1, -1), letter(j, 1)
+        (left, left_close), (right, right_close) = letter(i - 1, -1), letter(j, 1)
         if rtl:
-            modes[i] = "L" if left == "L" and close else "AN" if right == "R" else "EN"
-        else:
-            modes[i] = "AN" if "R" in (left, right) and "L" not in (left, right) else "L"
+            modes[i] = "L" if left == "L" and left_close else "AN" if right == "R" else "EN"
+        else:  # in a Latin line, a number is Latin unless it only touches Arabic words
+            touching = {left} if left_close else set()
+            touching |= {right} if right_close else set()
+            modes[i] = "AN" if "R" in touching and "L" not in touching else "L"
         i = j
 
     units: list[list[Glyph]] = []
@@ -260,17 +262,16 @@ def _mirror(glyphs: list[Glyph], turned: set[int]) -> list[Glyph]:
 
 
 def _attach_marks(glyphs: list[Glyph]) -> list[Glyph]:
-    """Put each combining mark (haraka) into the glyph it sits on, so that reordering
-    cannot separate them."""
-    out: list[Glyph] = []
-    for g in glyphs:
-        if unicodedata.category(g.text[:1]) == "Mn" and out:
-            centre = (g.x0 + g.x1) / 2
-            host = min(out[-2:], key=lambda h: 0 if h.x0 <= centre <= h.x1 else 1)
-            host.text += g.text
-        else:
-            out.append(g)
-    return out
+    """Put each combining mark (a haraka) into the letter it sits on, the one under its
+    centre, so that reordering cannot separate them."""
+    letters = [g for g in glyphs if unicodedata.category(g.text[:1]) != "Mn"]
+    if not letters:
+        return glyphs
+    for mark in (g for g in glyphs if unicodedata.category(g.text[:1]) == "Mn"):
+        centre = (mark.x0 + mark.x1) / 2
+        host = min(letters, key=lambda h: max(h.x0 - centre, centre - h.x1, 0))
+        host.text = unicodedata.normalize("NFC", host.text + mark.text)  # marks in canonical order
+    return letters
 
 
 def _make_line(glyphs: list[Glyph], page: int) -> Line | None:
