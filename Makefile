@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast index bench lint clean browser
+.PHONY: run test test-fast index gate bench lint clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,12 @@ test: $(STAMP) browser
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not browser"
+
+# The regression gate on the project's reference set (also run by .ci/run).
+gate: $(STAMP)
+	$(BIN)/assistant index
+	$(BIN)/assistant eval --set eval/sets/seed-background-note.jsonl --baseline eval/baseline.json \
+		--report eval/out/report.md --json eval/out/run.json
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

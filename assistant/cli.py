@@ -222,6 +222,7 @@ def eval_(
         summary_table,
         write_report,
     )
+    from assistant.index import IndexError_
 
     try:
         items = [item for path in sets for item in load_set(path)]

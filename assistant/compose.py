@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.domain import Citation, Passage, ScoredPassage
-from assistant.facts import entities, years
+from assistant.facts import entities, numbers, years
 from assistant.textnorm import split_sentences, tokenize
 
 MAX_SENTENCES = 3
@@ -149,11 +149,15 @@ def locator(p: Passage, lang: str) -> str:
 
 
 def _named_facts(text: str) -> str:
+    """Names, figures and years of an Arabic quote, spelled out for an English reader."""
     names = [e.english for e in entities(text) if e.kind != "month"]
     found_years = sorted(set(years(text)))
+    figures = [n for n in dict.fromkeys(numbers(text)) if n not in found_years]
     parts = []
     if names:
         parts.append(", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1])
+    if figures:
+        parts.append("the figure(s) " + ", ".join(f"{n:g}" for n in figures))
     if found_years:
         parts.append(", ".join(str(y) for y in found_years))
     return "; ".join(parts)

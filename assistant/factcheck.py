@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from assistant.compose import Candidate, candidates, citation_for
 from assistant.domain import Citation
-from assistant.facts import entities, numbers
+from assistant.facts import ORDINAL_MONTH, entities, numbers
 from assistant.textnorm import detect_language, find_normalized, normalize, split_sentences
 
 STATUSES = ("supported", "not_found", "conflicts")
@@ -53,8 +53,6 @@ _AR_ORDINALS = ("اول اولي ثاني ثانيه ثالث ثالثه راب�
                 "ثامن ثامنه تاسع تاسعه عاشر عاشره").split()
 _ORDINAL = re.compile(r"\b(?:" + "|".join(_EN_ORDINALS) + r")\b|(?<!\w)[وفبل]?ال(?:"
                       + "|".join(_AR_ORDINALS) + r")(?!\w)")
-# Month names that contain an ordinal: تشرين الثاني is November, not "second".
-_ORDINAL_MONTH = re.compile(r"(?:تشرين|كانون|جمادي|ربيع)\s+ال(?:اول|ثاني|اولي|اخر|اخره)(?!\w)")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 LABELS = {
@@ -156,7 +154,7 @@ def _english_month_stated(name: str, text: str) -> bool:
 
 def claim_facts(text: str) -> dict[str, set[str]]:
     """The checkable facts of a sentence, by kind, as comparable strings."""
-    norm = _ORDINAL_MONTH.sub(" _ ", normalize(text))
+    norm = ORDINAL_MONTH.sub(" _ ", normalize(text))
     ordinals = {v for m in _ORDINAL.finditer(norm) for v in numbers(m.group())}
     cardinals = numbers(_ORDINAL.sub(" _ ", norm))
     if not _DIGIT_ONE.search(norm):
@@ -208,10 +206,7 @@ def threshold(claim_lang: str, evidence_lang: str) -> float:
     """The score under which the assistant would abstain on this evidence."""
     from assistant import pipeline
 
-    per_language = getattr(pipeline, "abstain_threshold", None)
-    if per_language is not None:
-        return per_language(claim_lang, evidence_lang)
-    return pipeline.ABSTAIN_BELOW
+    return pipeline.abstain_threshold(claim_lang, evidence_lang)
 
 
 def judge(claim: str, claim_lang: str, cand: Candidate) -> _Judged:

@@ -81,6 +81,8 @@ _AR_UNITS = {
 }
 _AR_TENS = {"عشرون": 20, "عشرين": 20, "ثلاثون": 30, "ثلاثين": 30, "اربعون": 40,
             "اربعين": 40, "خمسون": 50, "خمسين": 50, "مائه": 100, "مئه": 100}
+# Month names that contain an ordinal: تشرين الثاني is November, not "second".
+ORDINAL_MONTH = re.compile(r"(?:تشرين|كانون|جمادي|ربيع)\s+ال(?:اول|ثاني|اولي|اخر|اخره)(?!\w)")
 # "+" stays inside a token so that a name like "5+5" is not read as two fives.
 _WORD = re.compile(r"[\w+]+")
 
@@ -90,11 +92,12 @@ def numbers(text: str) -> list[float]:
 
     Compound words are summed: "ستة عشر" = 6 + 10, "twenty-eight" = 20 + 8.
     """
-    norm = normalize(text).replace("-", " ")
+    norm = ORDINAL_MONTH.sub(" ", normalize(text)).replace("-", " ")
     values: list[float] = []
     pending: float | None = None
     for token in _WORD.findall(norm):
-        bare = token[1:] if token[:1] in "وب" and token[1:] in _AR_UNITS | _AR_TENS else token
+        # Clitics: وثلاث، بثلاث، لثلاث (and three, with three, for three).
+        bare = token[1:] if token[:1] in "وبل" and token[1:] in _AR_UNITS | _AR_TENS else token
         word = _EN_UNITS.get(bare, _EN_TENS.get(bare, _EN_ORDINALS.get(
             bare, _AR_UNITS.get(bare, _AR_TENS.get(bare)))))
         if word is None and re.fullmatch(r"\d+(?:[.,]\d+)?", token):

@@ -44,11 +44,13 @@ NOTES = [
     "(a)'s ask also composes and verifies an extractive answer.",
     "Cold start: a new `python -c` that imports, loads and answers once, timed from outside "
     "(spawn to the line it prints after the first answer). The same process then answers the "
-    "remaining questions; its peak RSS (ru_maxrss) is the serving memory. (d) loads its "
+    "remaining questions; its peak RSS is the serving memory. (d) loads its "
     "persisted llama-index store (`load_index_from_storage`).",
     "Indexing: `build_index` into a fresh temporary directory in a subprocess with the model "
-    "already loaded, then `SentenceTransformer.encode` on the same texts; peak RSS by "
-    "ru_maxrss.",
+    "already loaded, then `SentenceTransformer.encode` on the same texts.",
+    "Peak RSS is the process's VmHWM from /proc, not ru_maxrss: a child started by vfork + "
+    "exec inherits its parent's ru_maxrss on Linux, so every worker would report the "
+    "parent's peak.",
     "Scaling: synthetic passages (random sequences of the seed's words, fixed seed) with "
     "precomputed vectors (90% random unit vectors, 10% noisy near-duplicates of real passage "
     "vectors) added to a copy of the seed index; one worker process per size and mode; the "
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
               "sizes": args.sizes or ([1, 10, 100] if quick else [1, 10, 100, 1000]),
               "modes": [m for m in args.modes.split(",") if m],
               "scaling_queries": 24 if quick else 144,
-              "loop_max_s": 40 if quick else 120}
+              "loop_max_s": 40 if quick else 90}
     results: dict = {"config": config, "errors": {}, "loadavg": []}
     workdir = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
 

@@ -53,17 +53,22 @@ def run_cli(*args, settings=None, input=None, timeout=300):
                           env=env_for(settings) if settings else None)
 
 
-@pytest.fixture(scope="session")
-def seed_settings(tmp_path_factory):
-    """The bundled corpus, indexed once into a temporary index."""
+def indexed_corpus_copy(tmp_path_factory, name: str, **overrides):
+    """A copy of the bundled corpus, indexed into a temporary index."""
     from assistant.index import build_index
 
-    root = tmp_path_factory.mktemp("seed")
+    root = tmp_path_factory.mktemp(name)
     shutil.copytree(REPO / "corpus", root / "corpus")
-    settings = make_settings(root)
+    settings = make_settings(root, **overrides)
     report = build_index(settings=settings)
     assert report.ok and report.indexed
     return settings
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory):
+    """The bundled corpus, indexed once; tests must not change it."""
+    return indexed_corpus_copy(tmp_path_factory, "seed")
 
 
 @pytest.fixture(scope="session")
@@ -115,15 +120,8 @@ def chroma_server(tmp_path):
 
 @pytest.fixture(scope="session")
 def app_index(tmp_path_factory):
-    """Settings of a corpus copy indexed for the app tests; uploads land in its corpus."""
-    from assistant.index import build_index
-
-    root = tmp_path_factory.mktemp("app")
-    shutil.copytree(REPO / "corpus", root / "corpus")
-    settings = make_settings(root, auth_user="", auth_password="")
-    report = build_index(settings=settings)
-    assert report.ok and report.indexed
-    return settings
+    """A separate indexed copy for the app tests: their uploads change its corpus."""
+    return indexed_corpus_copy(tmp_path_factory, "app", auth_user="", auth_password="")
 
 
 @pytest.fixture(scope="session")

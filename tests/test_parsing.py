@@ -45,7 +45,8 @@ def test_seed_structure(seed_document):
 def test_run_in_heads_become_sections(seed_document):
     sections = {p.section[-1] for p in seed_document.paragraphs}
     assert {"التعاون الإقليمي", "التعاون الثنائي", "التعاون الوطني", "مقدمة"} <= sections
-    bilateral = next(p for p in seed_document.paragraphs if "اتفاقيات التعاون الثنائي بين" in p.text)
+    paragraphs = seed_document.paragraphs
+    bilateral = next(p for p in paragraphs if "اتفاقيات التعاون الثنائي بين" in p.text)
     assert not bilateral.text.startswith("**")
     assert bilateral.section[-1] == "التعاون الثنائي"
 

@@ -281,3 +281,45 @@ def test_fuzz_normaliser_never_crashes_and_keeps_letters(text):
     assert normalize(norm) == norm
     letters = [c for c in text if c.isascii() and c.isalnum()]
     assert all(c.lower() in norm for c in letters)
+
+
+def test_chat_stays_up_when_the_chroma_server_goes_down(tmp_path, chroma_server):
+    import urllib.request
+
+    from conftest import free_port
+    from gradio_client import Client
+    from test_chat_concurrency import Transcript
+
+    from assistant.chat import build_app
+    from assistant.pipeline import Assistant
+
+    url, proc = chroma_server
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(REPO / "tests/data/numbered-resolution.en.md", corpus)
+    settings = make_settings(tmp_path, chroma_url=url)
+    build_index(settings=settings)
+    demo = build_app(Assistant(settings, llm=False))
+    demo.queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app = f"http://127.0.0.1:{port}/"
+    question = "When did the regional framework on skills recognition enter into force?"
+    try:
+        client = Client(app, verbose=False)
+        _, chat, _ = client.predict(question, api_name="/ask")
+        assert "March 2024" in Transcript(chat).messages[-1]["text"]
+        proc.terminate()
+        proc.wait(timeout=10)
+        _, chat, _ = client.predict(question, api_name="/ask")
+        last = Transcript(chat).messages[-1]
+        assert "ChromaUnavailableError" in last["text"] and "vector search failed" in last["text"]
+        assert 'class="qa-msg qa-assistant qa-error"' in chat or "qa-error" in chat
+        # The app itself is still serving pages and answering requests.
+        assert urllib.request.urlopen(app, timeout=10).status == 200
+        _, again, _ = client.predict("anything else?", api_name="/ask")
+        messages = Transcript(again).messages
+        assert messages[-2]["text"] == "anything else?" and "qa-error" in again
+        client.close()
+    finally:
+        demo.close()
