@@ -1,11 +1,16 @@
 """Embed passages and keep them in Chroma, through llama-index's ChromaVectorStore.
 
-Every build writes a new *generation*: a fresh Chroma collection that gets the
-unchanged documents' vectors copied over and the changed documents embedded
-anew. Only when it is complete does ``index/state.json`` (replaced atomically)
-point to it. A crash or kill mid-build therefore leaves the previous
-generation in place and answering; the half-written collection is swept away
-by the next build. A file lock keeps two builds from running at once.
+Every build writes a new *generation*: fresh Chroma collections (one for
+passages, one for their sentences) that get the unchanged documents' vectors
+copied over and the changed documents embedded anew. Only when it is complete
+does ``index/state.json`` (replaced atomically) point to it. A crash or kill
+mid-build therefore leaves the previous generation in place and answering; the
+half-written collections are swept away by the next build. A file lock keeps
+two builds from running at once.
+
+Sentences live in their own collection so that passage search needs no
+metadata filter: a filtered HNSW query in Chroma grows with the collection
+(16x from 1x to 1000x the seed, in benchmarks/), an unfiltered one barely does.
 
 Entry points: :func:`build_index` (write) and :class:`PassageIndex` (read).
 """
@@ -37,9 +42,9 @@ from assistant.textnorm import split_sentences
 
 STATE_FILE = "state.json"
 PARSER_VERSION = "3"  # bump to force re-indexing when parsing or chunking changes
+INDEX_FORMAT = 2  # the layout of state.json and the collections; older ones are rebuilt
 COPY_BATCH = 1000
 SENTENCE = "sentence"
-NOT_SENTENCE = {"kind": {"$ne": SENTENCE}}
 
 
 class IndexError_(RuntimeError):
@@ -70,7 +75,7 @@ class IndexReport:
     errors: list[CorpusError] = field(default_factory=list)
     passages_embedded: int = 0
     sentences_embedded: int = 0
-    passages_total: int = 0  # records in the collection: passages and their sentences
+    passages_total: int = 0
     generation: int = 0
     seconds: float = 0.0
 
@@ -219,12 +224,14 @@ def _build(paths, settings: Settings, on_progress) -> IndexReport:
     whole_corpus = not paths
     loaded = load_documents(paths, settings)
     report = IndexReport(errors=loaded.errors)
-    state = read_state(settings) or {"generation": 0, "collection": None, "documents": {}}
+    state = read_state(settings) or {}
+    if state.get("format") != INDEX_FORMAT:  # none yet, or an older layout: start afresh
+        state = {"generation": state.get("generation", 0), "documents": {}}
     name = model_name(settings)
     max_chars = settings.max_passage_chars
     client = chroma_client(settings)
-    old = _get_collection(client, state.get("collection"))
-    _sweep(client, settings, keep=state.get("collection"))
+    old = Generation.open(client, state)
+    _sweep(client, settings, keep=old.names if old else ())
 
     documents = dict(state["documents"])
     changed = []
@@ -248,21 +255,19 @@ def _build(paths, settings: Settings, on_progress) -> IndexReport:
 
     if not changed and not report.removed:
         report.generation = state["generation"]
-        report.passages_total = old.count() if old is not None else 0
+        report.passages_total = old.passages.count() if old is not None else 0
         report.seconds = time.perf_counter() - started
         return report
 
     generation = state["generation"] + 1
-    collection_name = f"{settings.collection_prefix}_g{generation:06d}"
+    new = None
     try:
-        _write_generation(client, old, collection_name, name, changed, documents, report,
-                          settings, on_progress)
-        _write_state(settings, {"generation": generation, "collection": collection_name,
-                                "model": name, "documents": documents,
-                                "updated": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        new = Generation.create(client, settings, generation, name)
+        _write_generation(old, new, changed, documents, report, settings, on_progress)
+        write_state(settings, new, name, documents)
     except (Exception, KeyboardInterrupt) as exc:
         try:  # leave no half generation behind; if this fails too, the next run sweeps it
-            client.delete_collection(collection_name)
+            _sweep(client, settings, keep=old.names if old else ())
         except Exception:
             pass
         if isinstance(exc, KeyboardInterrupt):
@@ -271,19 +276,63 @@ def _build(paths, settings: Settings, on_progress) -> IndexReport:
             f"writing the index failed ({type(exc).__name__}: {exc}); "
             f"the previous index (generation {state['generation']}) is unchanged") from exc
     report.generation = generation
-    _sweep(client, settings, keep=collection_name)
+    _sweep(client, settings, keep=new.names)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write_generation(client, old, collection_name, name, changed, documents, report,
+@dataclass
+class Generation:
+    """One complete index: a passage collection and its sentence collection."""
+
+    number: int
+    passages: object  # chromadb Collection
+    sentences: object
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return self.passages.name, self.sentences.name
+
+    @staticmethod
+    def names_for(settings: Settings, number: int) -> tuple[str, str]:
+        base = f"{settings.collection_prefix}_g{number:06d}"
+        return base, f"{base}_sentences"
+
+    @classmethod
+    def create(cls, client, settings: Settings, number: int, model: str) -> Generation:
+        made = [client.create_collection(n, configuration={"hnsw": {"space": "cosine"}},
+                                         metadata={"model": model}, embedding_function=None)
+                for n in cls.names_for(settings, number)]
+        return cls(number, *made)
+
+    @classmethod
+    def open(cls, client, state: dict) -> Generation | None:
+        """The generation state.json names, or None if it is missing or incomplete."""
+        passages = _get_collection(client, state.get("collection"))
+        sentences = _get_collection(client, state.get("sentences"))
+        if passages is None or sentences is None:
+            return None
+        return cls(int(state["generation"]), passages, sentences)
+
+
+def write_state(settings: Settings, generation: Generation, model: str,
+                documents: dict) -> None:
+    """Make `generation` the current index (atomically)."""
+    passages, sentences = generation.names
+    _write_state(settings, {"format": INDEX_FORMAT, "generation": generation.number,
+                            "collection": passages, "sentences": sentences, "model": model,
+                            "documents": documents,
+                            "updated": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+
+def _write_generation(old: Generation | None, new: Generation, changed, documents, report,
                       settings, on_progress) -> None:
-    new = client.create_collection(collection_name, configuration={"hnsw": {"space": "cosine"}},
-                                   metadata={"model": name}, embedding_function=None)
-    store = ChromaVectorStore(chroma_collection=new)
+    store = ChromaVectorStore(chroma_collection=new.passages)
+    sentence_store = ChromaVectorStore(chroma_collection=new.sentences)
     replaced = {doc.doc_id for doc, _ in changed} | set(report.removed)
     if old is not None:
-        _copy_unchanged(old, new, skip=replaced)
+        _copy_unchanged(old.passages, new.passages, skip=replaced)
+        _copy_unchanged(old.sentences, new.sentences, skip=replaced)
 
     from assistant.embedding import embed_passages, load_embedder
 
@@ -301,15 +350,15 @@ def _write_generation(client, old, collection_name, name, changed, documents, re
             on_batch=(lambda n, base=done: on_progress and on_progress(base + n, total)),
         )
         store.add([passage_node(p, v.tolist()) for p, v in zip(passages, vectors, strict=False)])
-        store.add([s.node(v.tolist()) for s, v in
-                   zip(sentences, vectors[len(passages):], strict=True)])
+        sentence_store.add([s.node(v.tolist()) for s, v in
+                            zip(sentences, vectors[len(passages):], strict=True)])
         done += len(texts)
         report.passages_embedded += len(passages)
         report.sentences_embedded += len(sentences)
         documents[doc.doc_id] = {"hash": digest, "path": doc.path, "passages": len(passages),
                                  "title": doc.meta.title(), "language": doc.meta.language}
         report.indexed.append(doc.doc_id)
-    report.passages_total = new.count()
+    report.passages_total = new.passages.count()
 
 
 def _get_collection(client, name: str | None):
@@ -337,12 +386,13 @@ def _copy_unchanged(old, new, skip: set[str]) -> None:
         offset += len(batch["ids"])
 
 
-def _sweep(client, settings: Settings, keep: str | None) -> None:
+def _sweep(client, settings: Settings, keep: Iterable[str]) -> None:
     """Drop generations that no state points to (left by a crashed or finished build)."""
     prefix = f"{settings.collection_prefix}_g"
+    keep = set(keep)
     for coll in client.list_collections():
         cname = coll if isinstance(coll, str) else coll.name
-        if cname.startswith(prefix) and cname != keep:
+        if cname.startswith(prefix) and cname not in keep:
             try:
                 client.delete_collection(cname)
             except Exception:  # another reader may hold it; next build retries
@@ -358,12 +408,17 @@ class PassageIndex:
         if not self.state or not self.state.get("collection"):
             raise IndexMissingError(
                 f"no index in {self.settings.index_dir}; run 'assistant index' first")
-        self.client = chroma_client(self.settings)
-        self.collection = _get_collection(self.client, self.state["collection"])
-        if self.collection is None:
+        if self.state.get("format") != INDEX_FORMAT:
             raise IndexMissingError(
-                f"the index names collection {self.state['collection']!r}, which is missing; "
+                f"the index in {self.settings.index_dir} was built by an older version; "
                 "run 'assistant index' to rebuild it")
+        self.client = chroma_client(self.settings)
+        current = Generation.open(self.client, self.state)
+        if current is None:
+            raise IndexMissingError(
+                f"the collections of index generation {self.state['generation']} are "
+                "missing; run 'assistant index' to rebuild it")
+        self.collection, self.sentences = current.passages, current.sentences
         self.store = ChromaVectorStore(chroma_collection=self.collection)
         self.passages: dict[str, Passage] = self._load_passages()
         self.by_paragraph: dict[tuple[str, str], list[str]] = {}
@@ -375,8 +430,8 @@ class PassageIndex:
         passages: dict[str, Passage] = {}
         offset = 0
         while True:
-            batch = self.collection.get(include=["metadatas"], where=NOT_SENTENCE,
-                                        limit=COPY_BATCH, offset=offset)
+            batch = self.collection.get(include=["metadatas"], limit=COPY_BATCH,
+                                        offset=offset)
             if not batch["ids"]:
                 break
             for meta in batch["metadatas"]:
@@ -395,7 +450,7 @@ class PassageIndex:
             return []
         try:
             result = self.store.query(VectorStoreQuery(query_embedding=embedding,
-                                                       similarity_top_k=k), where=NOT_SENTENCE)
+                                                       similarity_top_k=k))
         except Exception as exc:  # server down mid-query and the like
             raise ChromaUnavailableError(f"vector search failed: {exc}") from None
         hits = []
@@ -412,8 +467,8 @@ class PassageIndex:
             return {}
         passage_ids = list(dict.fromkeys(passage_ids))
         try:
-            got = self.collection.get(where={"passage": {"$in": list(passage_ids)}},
-                                      include=["embeddings", "metadatas"])
+            got = self.sentences.get(where={"passage": {"$in": list(passage_ids)}},
+                                     include=["embeddings", "metadatas"])
         except Exception as exc:
             raise ChromaUnavailableError(f"vector store failed: {exc}") from None
         out: dict[str, list[tuple[int, int, list]]] = {}

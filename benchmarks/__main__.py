@@ -56,8 +56,8 @@ NOTES = [
     "vectors) added to a copy of the seed index; one worker process per size and mode; the "
     "server mode runs `chroma run --host 127.0.0.1` with a fresh data directory per size. "
     "R@5 there is (a)'s recall@5 with the synthetic distractors present. \"dense p50 "
-    "(unfiltered)\" is the same Chroma query without `dense_search`'s `kind != sentence` "
-    "metadata filter: a diagnostic of what the filter costs, not something the app runs.",
+    "(raw Chroma)\" is the same query sent straight to the Chroma collection, without "
+    "llama-index's vector store wrapper: a diagnostic of what that plumbing costs.",
     "\"1 torch thread\" is a diagnostic: the same query embeddings after "
     "`torch.set_num_threads(1)`. With other processes busy on 2 cores, torch's two intra-op "
     "threads wait for each other and the embedding time swings; one thread does not.",
