@@ -103,7 +103,9 @@ def save_upload(file_path: str, settings, index) -> tuple[Path | None, list[str]
     dest = uploads / f"{stem}{suffix}"
     if dest.parent != uploads:  # cannot happen after slugify; never write elsewhere
         return None, ["bad_type", suffix]
-    with tempfile.TemporaryDirectory() as tmp:
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    # In the cache folder, not the system's temp dir: we write nowhere else.
+    with tempfile.TemporaryDirectory(dir=settings.cache_dir) as tmp:
         trial = Path(tmp) / dest.name  # parse under the final name: doc_id comes from it
         shutil.copyfile(src, trial)
         try:
@@ -189,7 +191,7 @@ def build_app(assistant) -> gr.Blocks:
         return gr.Dropdown(choices=choices, value=value), show_document(value, lang)
 
     def upload(file_path, lang, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
-        from assistant.index import IndexError_, build_index
+        from assistant.index import IndexError_, IndexLockedError, build_index
 
         if not file_path:
             return R.notice([R.t(lang, "no_file")], "warn", lang), gr.skip(), gr.skip()
@@ -210,9 +212,10 @@ def build_app(assistant) -> gr.Blocks:
         try:
             report = build_index([dest], settings, lock_timeout=30, on_progress=lambda d, n:
                                  progress((d, n), desc="embedding"))
-        except IndexError_ as exc:
+        except IndexError_ as exc:  # locked, disk full, Chroma unreachable: say which
             log.warning("upload indexing failed: %s", exc)
-            return R.notice([R.t(lang, "locked")], "error", lang), gr.skip(), gr.skip()
+            lines = [R.t(lang, "locked")] if isinstance(exc, IndexLockedError) else [str(exc)]
+            return R.notice(lines, "error", lang), gr.skip(), gr.skip()
         if report.errors:
             lines = [R.t(lang, "upload_failed", name=dest.name),
                      *(_error_line(e, Path(e.path).name) for e in report.errors)]

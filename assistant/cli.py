@@ -71,7 +71,7 @@ def index(
         f"indexed {len(report.indexed)}, unchanged {len(report.unchanged)}, "
         f"removed {len(report.removed)}, failed {len(report.errors)} document(s); "
         f"embedded {report.passages_embedded} passage(s) and {report.sentences_embedded} "
-        f"sentence(s); {report.passages_total} vectors in the index "
+        f"sentence(s); {report.passages_total} passages in the index "
         f"(generation {report.generation}, {report.seconds:.1f} s)", highlight=False)
     if report.errors:
         raise typer.Exit(2)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from assistant.compose import Candidate, candidates, citation_for
 from assistant.domain import Citation
-from assistant.facts import ORDINAL_MONTH, entities, numbers
+from assistant.facts import EN_ORDINALS, ORDINAL_MONTH, entities, numbers
 from assistant.textnorm import detect_language, find_normalized, normalize, split_sentences
 
 STATUSES = ("supported", "not_found", "conflicts")
@@ -46,12 +46,9 @@ KINDS = ("number", "ordinal", "year", "place", "month")
 # often written without the article in Arabic (حوار ثالث), which facts misses.
 SOFT_KINDS = {"ordinal"}
 _DIGIT_ONE = re.compile(r"(?<![\d.,])1(?![\d.,])")
-_EN_ORDINALS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh "
-                "twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth "
-                "nineteenth twentieth").split()
 _AR_ORDINALS = ("اول اولي ثاني ثانيه ثالث ثالثه رابع رابعه خامس خامسه سادس سادسه سابع سابعه "
                 "ثامن ثامنه تاسع تاسعه عاشر عاشره").split()
-_ORDINAL = re.compile(r"\b(?:" + "|".join(_EN_ORDINALS) + r")\b|(?<!\w)[وفبل]?ال(?:"
+_ORDINAL = re.compile(r"\b(?:" + "|".join(EN_ORDINALS) + r")\b|(?<!\w)[وفبل]?ال(?:"
                       + "|".join(_AR_ORDINALS) + r")(?!\w)")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 

@@ -64,7 +64,7 @@ _EN_UNITS = {w: i for i, w in enumerate(
     "fifteen sixteen seventeen eighteen nineteen".split())}
 _EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
             "eighty": 80, "ninety": 90, "hundred": 100}
-_EN_ORDINALS = {w: i + 1 for i, w in enumerate(
+EN_ORDINALS = {w: i + 1 for i, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
     "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
     "twentieth".split())}
@@ -98,7 +98,7 @@ def numbers(text: str) -> list[float]:
     for token in _WORD.findall(norm):
         # Clitics: وثلاث، بثلاث، لثلاث (and three, with three, for three).
         bare = token[1:] if token[:1] in "وبل" and token[1:] in _AR_UNITS | _AR_TENS else token
-        word = _EN_UNITS.get(bare, _EN_TENS.get(bare, _EN_ORDINALS.get(
+        word = _EN_UNITS.get(bare, _EN_TENS.get(bare, EN_ORDINALS.get(
             bare, _AR_UNITS.get(bare, _AR_TENS.get(bare)))))
         if word is None and re.fullmatch(r"\d+(?:[.,]\d+)?", token):
             if pending is not None:

@@ -50,9 +50,9 @@ def _worker(index_dir: Path) -> None:
 
     emit({
         "passages": len(passages),
-        "records_in_index": report.passages_total,
+        "records_in_index": report.passages_total + report.sentences_embedded,
         # A fresh build embeds every record it writes: passages and sentence records.
-        "texts_embedded": report.passages_total,
+        "texts_embedded": report.passages_embedded + report.sentences_embedded,
         "documents": len(docs),
         "model_load_s": round(load_s, 2),
         "build_s": round(build_s, 3),
