@@ -27,7 +27,7 @@ index: $(STAMP)
 	$(BIN)/assistant index
 
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=12
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not browser"

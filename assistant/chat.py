@@ -214,6 +214,8 @@ def build_app(assistant) -> gr.Blocks:
                                  progress((d, n), desc="embedding"))
         except IndexError_ as exc:  # locked, disk full, Chroma unreachable: say which
             log.warning("upload indexing failed: %s", exc)
+            if not isinstance(exc, IndexLockedError):
+                assistant.reload(force=True)  # a fresh store connection for everyone
             lines = [R.t(lang, "locked")] if isinstance(exc, IndexLockedError) else [str(exc)]
             return R.notice(lines, "error", lang), gr.skip(), gr.skip()
         if report.errors:

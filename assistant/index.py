@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -210,13 +211,45 @@ def build_index(
             "wait for it to finish (or pass --wait SECONDS)") from None
     try:
         return _build(paths, settings, on_progress)
+    except IndexWriteError:
+        _forget_engine(settings)
+        raise
     except IndexError_:
         raise
     except Exception as exc:  # Chroma or the disk failed outside the generation write
-        raise IndexWriteError(f"indexing failed ({type(exc).__name__}: {exc}); "
-                              "the previous index is unchanged") from exc
+        _forget_engine(settings)
+        raise IndexWriteError(f"indexing failed ({type(exc).__name__}: {exc}"
+                              f"{_free_space(settings)}); the previous index is unchanged"
+                              ) from exc
     finally:
         lock.release()
+
+
+def _free_space(settings: Settings) -> str:
+    """Chroma's errors seldom say "disk full"; the free space tells the user."""
+    if settings.chroma_url:
+        return ""
+    try:
+        free = shutil.disk_usage(settings.index_dir).free
+    except OSError:
+        return ""
+    return f"; {free / 1e6:.1f} MB free on the disk holding {settings.index_dir}"
+
+
+def _forget_engine(settings: Settings) -> None:
+    """Drop this process's embedded Chroma engine for the index folder.
+
+    After a failed write (a full disk, say) the engine in this process can block
+    forever on its next read, while the files on disk still hold the previous
+    generation intact: a new engine reads them fine. Chroma keeps one engine per
+    folder per process, so the next client we open must not get the old one.
+    """
+    if settings.chroma_url:
+        return
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(settings.index_dir / "chroma"), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(settings.index_dir / "chroma"), None)
 
 
 def _build(paths, settings: Settings, on_progress) -> IndexReport:
@@ -273,7 +306,7 @@ def _build(paths, settings: Settings, on_progress) -> IndexReport:
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise IndexWriteError(
-            f"writing the index failed ({type(exc).__name__}: {exc}); "
+            f"writing the index failed ({type(exc).__name__}: {exc}{_free_space(settings)}); "
             f"the previous index (generation {state['generation']}) is unchanged") from exc
     report.generation = generation
     _sweep(client, settings, keep=new.names)

@@ -101,13 +101,14 @@ class Assistant:
         self.llm = make_llm(self.settings) if llm is None else (llm or None)
         self._reload_lock = threading.Lock()
 
-    def reload(self) -> None:
-        """Pick up a newer index generation (after an upload) without a restart."""
+    def reload(self, force: bool = False) -> None:
+        """Pick up a newer index generation (after an upload) without a restart;
+        `force` reopens the current one (after a failed write left the store unusable)."""
         from assistant.index import PassageIndex, read_state
         from assistant.retrieval import Retriever
 
         state = read_state(self.settings)
-        if state and state.get("generation") == self.index.generation:
+        if not force and state and state.get("generation") == self.index.generation:
             return
         with self._reload_lock:
             index = PassageIndex(self.settings)

@@ -37,7 +37,7 @@ def test_targets_and_markdown(tmp_path):
     lower = {**metrics, "recall@5": 0.5}
     runs = [{"mode": "embedded", "size": s, "passages": 24 * s, "insert_s": 0.1,
              "path_ms": {"p50": p, "p95": p}, "dense_ms": {"p50": p, "p95": p},
-             "dense_unfiltered_ms": {"p50": 1.0, "p95": 1.0}, "lexical_ms": {"p50": 0.1},
+             "dense_raw_ms": {"p50": 1.0, "p95": 1.0}, "lexical_ms": {"p50": 0.1},
              "ask_ms": {"p50": 30.0, "p95": 40.0}, "ask_stage_p50_ms": {"embed_ms": 20.0},
              "recall@5_answerable": 1.0, "peak_rss_mb": 900.0} for s, p in ((1, 2.0), (1000, 8.0))]
     results = {

@@ -210,7 +210,7 @@ def test_disk_full_during_indexing_loses_nothing(tmp_path, small_disk):
         "When did the regional framework on skills recognition enter into force?")
     assert answer.citations and answer.citations[0].doc_id == "test-resolution"
     result = run_cli("index", settings=settings)
-    assert result.returncode == 1 and "disk is full" in result.stderr
+    assert result.returncode == 1 and "MB free on the disk holding" in result.stderr
     assert "the previous index" in result.stderr and "is unchanged" in result.stderr
     assert "Traceback" not in result.stderr
 
