@@ -276,13 +276,14 @@ def _build(paths, settings: Settings, on_progress) -> IndexReport:
         else:
             changed.append((doc, digest))
     if whole_corpus:
-        # A document whose file is gone leaves the index; one that failed to
-        # parse keeps its previous version, so a bad edit loses nothing.
+        # The corpus is what loaded now: a document whose file is gone, or whose
+        # file now holds another doc_id, leaves the index. One whose file failed
+        # to parse keeps its previous version, so a bad edit loses nothing.
         failed = {str(Path(e.path).resolve()) for e in loaded.errors}
         present = {d.doc_id for d in loaded.documents}
         for doc_id, info in state["documents"].items():
             path = Path(info.get("path", ""))
-            if doc_id not in present and str(path.resolve()) not in failed and not path.exists():
+            if doc_id not in present and str(path.resolve()) not in failed:
                 report.removed.append(doc_id)
                 documents.pop(doc_id)
 

@@ -100,9 +100,13 @@ def test_incremental_reindex(tmp_path):
     assert any("310 labour inspectors" in t for t in texts)
     assert not any("240 labour inspectors" in t for t in texts)
 
+    # Same file, new doc_id: the old document leaves, the new one comes in.
+    note.write_text("---\ndoc_id: renamed\n---\n" + note.read_text("utf-8"), "utf-8")
+    renamed = build_index(settings=settings)
+    assert renamed.indexed == ["renamed"] and renamed.removed == ["note"]
     note.unlink()
     removed = build_index(settings=settings)
-    assert removed.removed == ["note"]
+    assert removed.removed == ["renamed"]
     assert {p.doc_id for p in PassageIndex(settings).passages.values()} == {"test-resolution"}
     # Old generations are swept: only the current collection is left.
     from assistant.index import chroma_client
