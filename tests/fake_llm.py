@@ -102,3 +102,11 @@ def source_containing(prompt: str, needle: str) -> int:
         if needle in m.group(2):
             return int(m.group(1))
     raise AssertionError(f"no source contains {needle!r}")
+
+
+def half_true_reply(prompt: str) -> str:
+    """A careless model: one sentence its source states, one it cites but invents."""
+    n = source_containing(prompt, "مصر والعراق والمغرب")
+    other = 1 if n != 1 else 2
+    return (f"The Arab region's champion countries are Egypt, Iraq and Morocco [{n}]. "
+            f"The compact was signed on the Moon in 1999 [{other}].")

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from conftest import REPO, make_settings, run_cli
-from fake_llm import FakeLLM, source_containing
+from fake_llm import FakeLLM, half_true_reply, source_containing
 
 from assistant.domain import Citation
 from assistant.evaluation import load_set, supports
@@ -194,13 +194,7 @@ def test_instructions_in_a_document_are_fenced_for_the_llm(injected_settings):
 # --- the optional LLM path ---------------------------------------------------------------
 
 def test_llm_answer_is_grounded_and_unsupported_sentences_marked(seed_settings):
-    def reply(prompt):
-        n = source_containing(prompt, "مصر والعراق والمغرب")
-        other = 1 if n != 1 else 2
-        return (f"The Arab region's champion countries are Egypt, Iraq and Morocco [{n}]. "
-                f"The compact was signed on the Moon in 1999 [{other}].")
-
-    with FakeLLM(reply) as llm:
+    with FakeLLM(half_true_reply) as llm:
         settings = seed_settings.model_copy(update={"llm_url": llm.url, "llm_model": "m"})
         bot = Assistant(settings)
         partials = list(bot.stream("Which Arab countries are champion countries?"))

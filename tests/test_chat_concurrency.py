@@ -145,19 +145,13 @@ def test_an_llm_answer_streams_into_the_page(app_assistant):
     """With an LLM configured, the chat yields the answer as it is written, then the
     grounded one (the model is a local stand-in speaking the chat-completions protocol)."""
     from conftest import free_port
-    from fake_llm import FakeLLM, source_containing
+    from fake_llm import FakeLLM, half_true_reply
     from gradio_client import Client
 
     from assistant.chat import build_app
     from assistant.pipeline import Assistant
 
-    def reply(prompt):
-        n = source_containing(prompt, "مصر والعراق والمغرب")
-        other = 1 if n != 1 else 2
-        return (f"The Arab region's champion countries of the compact are Egypt, Iraq and "
-                f"Morocco [{n}]. The compact was signed on the Moon in 1999 [{other}].")
-
-    with FakeLLM(reply) as llm:
+    with FakeLLM(half_true_reply) as llm:
         settings = app_assistant.settings.model_copy(update={"llm_url": llm.url,
                                                              "llm_model": "m"})
         bot = Assistant(settings, index=app_assistant.index, embedder=app_assistant.embedder)
