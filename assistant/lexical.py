@@ -54,7 +54,17 @@ class LexicalIndex:
         """Index texts[i] under ids[i]. normalise=False builds the naive baseline."""
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
-        corpus_tokens = [tokenize(text, normalise=normalise) for text in texts]
+        tokens = [tokenize(text, normalise=normalise) for text in texts]
+        return cls.from_tokens(ids, tokens, normalise)
+
+    @classmethod
+    def from_tokens(
+        cls, ids: Sequence[str], corpus_tokens: Sequence[list[str]], normalise: bool = True
+    ) -> LexicalIndex:
+        """Index texts already put through ``tokenize(text, normalise)``, for a caller
+        that needs the tokens too and should not stem the corpus twice."""
+        if len(ids) != len(corpus_tokens):
+            raise ValueError(f"{len(ids)} ids but {len(corpus_tokens)} token lists")
         retriever = None
         if any(corpus_tokens):
             retriever = bm25s.BM25()  # Lucene BM25, k1=1.5, b=0.75

@@ -29,9 +29,9 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         ids = list(index.passages)
-        texts = [embedding_text(index.passages[i]) for i in ids]
-        self.lexical = LexicalIndex.build(ids, texts)
-        self.concepts = ConceptScorer(tokenize(t) for t in texts)
+        tokens = [tokenize(embedding_text(index.passages[i])) for i in ids]
+        self.lexical = LexicalIndex.from_tokens(ids, tokens)
+        self.concepts = ConceptScorer(tokens)
 
     def overlap_for(self, question: str):
         """Scores a sentence by the question's concepts it contains, in either language."""
